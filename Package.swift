@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Module layout: see ../shared/DESIGN.md §2. Dependency direction:
+// NodeIPAMController -> ClusterCIDRAPI -> MultiCIDR; ClusterCIDRAPI and NodeIPAMController -> KubeClient;
+// LocalAPIServer -> KubeClient models only.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "node-ipam-controller",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "node-ipam-controller", targets: ["NodeIPAMController"]),
+        .executable(name: "local-apiserver", targets: ["LocalAPIServerTool"]),
+        .library(name: "MultiCIDR", targets: ["MultiCIDR"]),
+        .library(name: "ClusterCIDRAPI", targets: ["ClusterCIDRAPI"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
+        .library(name: "LocalAPIServer", targets: ["LocalAPIServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // Pure allocation engine: standard library only.
+        .target(name: "MultiCIDR", swiftSettings: strict),
+        .target(name: "KubeClient", swiftSettings: strict),
+        .target(name: "ClusterCIDRAPI", dependencies: ["MultiCIDR", "KubeClient"], swiftSettings: strict),
+        .target(
+            name: "LocalAPIServer",
+            dependencies: [
+                "KubeClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "LocalAPIServerTool",
+            dependencies: [
+                "LocalAPIServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "NodeIPAMController",
+            dependencies: ["ClusterCIDRAPI", "KubeClient", "MultiCIDR"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "MultiCIDRTests", dependencies: ["MultiCIDR"], swiftSettings: strict),
+        .testTarget(name: "ClusterCIDRAPITests", dependencies: ["ClusterCIDRAPI", "MultiCIDR", "KubeClient"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"], swiftSettings: strict),
+        .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer", "KubeClient"], swiftSettings: strict),
+    ]
+)

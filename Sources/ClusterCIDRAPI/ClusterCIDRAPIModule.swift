@@ -1,0 +1,2 @@
+/// ClusterCIDR API types, validation and conversion to MultiCIDR pools.
+public enum ClusterCIDRAPIModule {}

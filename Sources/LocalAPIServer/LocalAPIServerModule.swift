@@ -1,0 +1,2 @@
+/// The in-memory API server; built by the LocalAPIServer issue.
+public enum LocalAPIServerModule {}

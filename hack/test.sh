@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of the project. Installs what it needs first (Debian packages, PyPI
+# packages), so it works on a fresh machine as root. Used by .ci/run and documented in README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in libcurl4-openssl-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "==> installing Debian packages: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+echo "==> installing Python test tools"
+python3 -m pip install --quiet --disable-pip-version-check -r hack/checks/requirements.txt
+
+echo "==> CRD, CEL and manifest checks (pytest)"
+python3 -m pytest -q hack/checks
+
+echo "==> swift build"
+log=$(mktemp)
+if ! swift build >"$log" 2>&1; then cat "$log"; rm -f "$log"; exit 1; fi
+# Our own code must build without warnings (dependencies' warnings are not ours).
+if grep -E "warning:" "$log" | grep -v "/\.build[^/]*/checkouts/" | grep -E "/(Sources|Tests|Benchmarks)/"; then
+  echo "error: swift build printed warnings in our code (listed above)"; rm -f "$log"; exit 1
+fi
+rm -f "$log"
+
+echo "==> swift test"
+swift test 2>&1
