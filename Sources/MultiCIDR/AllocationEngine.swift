@@ -1,23 +1,89 @@
 /// The allocation engine: pools, the per-family occupancy index of every range in the
 /// cluster, and node reservations. A value type with no I/O; the controller owns one inside
 /// an actor and moves data between it and the API server.
+///
+/// Storage is compact so that a million nodes fit in about 100 MiB: a node is a 32-byte slot
+/// addressed by a small integer id, and the occupancy index stores (range, holder id) pairs.
 public struct AllocationEngine: Sendable {
     struct PoolRecord: Sendable {
         var definition: PoolDefinition
         var terminating = false
-        var cursors: [IPFamily: UInt128] = [:]
-        var associated: Set<String> = []
-        var reservationsTotal: [IPFamily: UInt64] = [:]
-        var releasesTotal: [IPFamily: UInt64] = [:]
+        var cursorV4: UInt128 = 0
+        var cursorV6: UInt128 = 0
+        var associatedCount = 0
+        var allocatedV4: UInt128 = 0
+        var allocatedV6: UInt128 = 0
+        var reservationsV4: UInt64 = 0
+        var reservationsV6: UInt64 = 0
+        var releasesV4: UInt64 = 0
+        var releasesV6: UInt64 = 0
         /// Position in the order of PoolRankKey with equal match counts (P1...P5).
         var staticRank = 0
+
+        func cursor(_ family: IPFamily) -> UInt128 { family == .ipv4 ? cursorV4 : cursorV6 }
+        mutating func setCursor(_ family: IPFamily, _ value: UInt128) {
+            if family == .ipv4 { cursorV4 = value } else { cursorV6 = value }
+        }
     }
 
-    private var pools: [String: PoolRecord] = [:]
+    /// One node's ranges: at most one per family inline (anything else, which only invalid
+    /// input produces, goes to `overflowRanges`).
+    struct NodeSlot: Sendable {
+        static let noPool = UInt32.max
+        static let noRange = UInt8.max
+        var v6High: UInt64 = 0
+        var v6Low: UInt64 = 0
+        var v4: UInt32 = 0
+        var pool: UInt32 = noPool
+        var v4Length: UInt8 = noRange
+        var v6Length: UInt8 = noRange
+        var adopted = false
+        var confirmed = false
+
+        var ranges: [IPPrefix] {
+            var result: [IPPrefix] = []
+            if v4Length != Self.noRange {
+                result.append(IPPrefix(address: IPAddress(family: .ipv4, value: UInt128(v4)), length: Int(v4Length)))
+            }
+            if v6Length != Self.noRange {
+                result.append(IPPrefix(address: IPAddress(family: .ipv6, value: UInt128(v6High) << 64 | UInt128(v6Low)), length: Int(v6Length)))
+            }
+            return result
+        }
+
+        /// Stores `range` inline; false when its family's place is taken.
+        mutating func store(_ range: IPPrefix) -> Bool {
+            if range.family == .ipv4 {
+                guard v4Length == Self.noRange else { return false }
+                v4 = UInt32(truncatingIfNeeded: range.first)
+                v4Length = UInt8(range.length)
+            } else {
+                guard v6Length == Self.noRange else { return false }
+                v6High = UInt64(truncatingIfNeeded: range.first >> 64)
+                v6Low = UInt64(truncatingIfNeeded: range.first)
+                v6Length = UInt8(range.length)
+            }
+            return true
+        }
+
+        func has(_ family: IPFamily) -> Bool { (family == .ipv4 ? v4Length : v6Length) != Self.noRange }
+    }
+
+    private var pools: [PoolRecord?] = []
+    private var poolIDs: [String: UInt32] = [:]
+    private var freePoolIDs: [UInt32] = []
+
+    private var nodeIDs: [String: UInt32] = [:]
+    private var slots: [NodeSlot] = []
+    private var freeNodeIDs: [UInt32] = []
+    private var overflowRanges: [UInt32: [IPPrefix]] = [:]
+
+    private static let firstExclusionID: UInt32 = 0x8000_0000
+    private var exclusions: [String: [IPPrefix]] = [:]
+    private var exclusionIDs: [String: UInt32] = [:]
+
     private var ipv4 = OccupancyIndex(family: .ipv4)
     private var ipv6 = OccupancyIndex(family: .ipv6)
-    private var reservations: [String: Reservation] = [:]
-    private var exclusions: [String: [IPPrefix]] = [:]
 
     public init() {}
 
@@ -25,51 +91,65 @@ public struct AllocationEngine: Sendable {
 
     private func index(_ family: IPFamily) -> OccupancyIndex { family == .ipv4 ? ipv4 : ipv6 }
 
-    private mutating func withIndex<R>(_ family: IPFamily, _ body: (inout OccupancyIndex) -> R) -> R {
-        family == .ipv4 ? body(&ipv4) : body(&ipv6)
+    private mutating func hold(_ range: IPPrefix, _ holder: UInt32) {
+        if range.family == .ipv4 { ipv4.insert(range, holder: holder) } else { ipv6.insert(range, holder: holder) }
+    }
+
+    private mutating func unhold(_ range: IPPrefix, _ holder: UInt32) {
+        if range.family == .ipv4 { ipv4.remove(range, holder: holder) } else { ipv6.remove(range, holder: holder) }
+    }
+
+    private func holderName(_ id: UInt32) -> RangeHolder {
+        if id >= Self.firstExclusionID {
+            return .excluded(exclusionIDs.first { $0.value == id }?.key ?? "?")
+        }
+        return .node(nodeIDs.first { $0.value == id }?.key ?? "?")
     }
 
     /// True when nothing held anywhere overlaps `prefix`.
     public func isFree(_ prefix: IPPrefix) -> Bool { index(prefix.family).isFree(prefix) }
 
-    /// Every held range overlapping `prefix`, with its holders.
-    public func holders(overlapping prefix: IPPrefix) -> [(range: IPPrefix, holders: [RangeHolder])] {
-        index(prefix.family).overlapping(prefix)
+    /// Every held range overlapping `prefix`, with its holder.
+    public func holders(overlapping prefix: IPPrefix) -> [(range: IPPrefix, holder: RangeHolder)] {
+        index(prefix.family).overlapping(prefix).map { ($0.range, holderName($0.holder)) }
     }
 
-    /// Number of distinct ranges held in `family`.
-    public func heldRangeCount(_ family: IPFamily) -> Int { index(family).rangeCount }
+    /// Number of (range, holder) pairs held in `family`.
+    public func heldRangeCount(_ family: IPFamily) -> Int { index(family).count }
 
     // MARK: - Exclusions (e.g. Service CIDRs)
+
+    private mutating func exclusionID(_ name: String) -> UInt32 {
+        if let id = exclusionIDs[name] { return id }
+        let id = Self.firstExclusionID + UInt32(exclusionIDs.count)
+        exclusionIDs[name] = id
+        return id
+    }
 
     /// Marks `prefix` as never to be handed out, under `name`. Coverage semantics per name:
     /// adding a range already covered is a no-op; a larger range absorbs smaller ones.
     public mutating func exclude(_ prefix: IPPrefix, name: String) {
         var ranges = exclusions[name] ?? []
         if ranges.contains(where: { $0.contains(prefix) }) { return }
-        let holder = RangeHolder.excluded(name)
-        for absorbed in ranges where prefix.contains(absorbed) {
-            withIndex(absorbed.family) { _ = $0.remove(absorbed, holder: holder) }
-        }
+        let holder = exclusionID(name)
+        for absorbed in ranges where prefix.contains(absorbed) { unhold(absorbed, holder) }
         ranges.removeAll { prefix.contains($0) }
         ranges.append(prefix)
-        withIndex(prefix.family) { _ = $0.insert(prefix, holder: holder) }
+        hold(prefix, holder)
         exclusions[name] = ranges
     }
 
     /// Removes `prefix` from the ranges excluded under `name`, splitting larger ranges.
     public mutating func unexclude(_ prefix: IPPrefix, name: String) {
         guard var ranges = exclusions[name] else { return }
-        let holder = RangeHolder.excluded(name)
+        let holder = exclusionID(name)
         var added: [IPPrefix] = []
         for range in ranges where range.overlaps(prefix) {
-            withIndex(range.family) { _ = $0.remove(range, holder: holder) }
-            if range.length < prefix.length {
-                added += Self.complement(of: prefix, within: range)
-            }
+            unhold(range, holder)
+            if range.length < prefix.length { added += Self.complement(of: prefix, within: range) }
         }
         ranges.removeAll { $0.overlaps(prefix) }
-        for piece in added { withIndex(piece.family) { _ = $0.insert(piece, holder: holder) } }
+        for piece in added { hold(piece, holder) }
         ranges += added
         exclusions[name] = ranges.isEmpty ? nil : ranges
     }
@@ -103,27 +183,33 @@ public struct AllocationEngine: Sendable {
     /// Adds or replaces a pool. Ranges already held stay held whatever happens to pools.
     @discardableResult
     public mutating func upsertPool(_ definition: PoolDefinition) -> PoolUpdate {
-        if var record = pools[definition.name] {
+        if let id = poolIDs[definition.name], var record = pools[Int(id)] {
             if record.definition == definition { return .unchanged }
             let previous = record.definition
             record.definition = definition
             record.terminating = false
-            for family in [IPFamily.ipv4, .ipv6] where previous.family(family)?.prefix != definition.family(family)?.prefix
-                || previous.family(family)?.nodePrefixLength != definition.family(family)?.nodePrefixLength {
-                record.cursors[family] = nil
+            for family in [IPFamily.ipv4, .ipv6] where previous.family(family) != definition.family(family) {
+                record.setCursor(family, 0)
             }
+            pools[Int(id)] = record
             var lost: Set<String> = []
-            for node in record.associated {
-                if let reservation = reservations[node], Self.fits(reservation.ranges, definition) { continue }
-                lost.insert(node)
+            for (name, nodeID) in nodeIDs where slots[Int(nodeID)].pool == id {
+                if overflowRanges[nodeID] == nil && Self.fits(slots[Int(nodeID)].ranges, definition) { continue }
+                disassociate(nodeID, countingRelease: false)
+                lost.insert(name)
             }
-            record.associated.subtract(lost)
-            for node in lost { reservations[node]?.pool = nil }
-            pools[definition.name] = record
             recomputeStaticRanks()
             return .replaced(disassociated: lost)
         }
-        pools[definition.name] = PoolRecord(definition: definition)
+        let id: UInt32
+        if let reused = freePoolIDs.popLast() {
+            id = reused
+            pools[Int(id)] = PoolRecord(definition: definition)
+        } else {
+            id = UInt32(pools.count)
+            pools.append(PoolRecord(definition: definition))
+        }
+        poolIDs[definition.name] = id
         recomputeStaticRanks()
         return .added
     }
@@ -131,101 +217,169 @@ public struct AllocationEngine: Sendable {
     /// Removes a pool. Its nodes keep their ranges (held, now unassociated); returns them.
     @discardableResult
     public mutating func removePool(named name: String) -> Set<String> {
-        guard let record = pools.removeValue(forKey: name) else { return [] }
-        for node in record.associated { reservations[node]?.pool = nil }
+        guard let id = poolIDs.removeValue(forKey: name) else { return [] }
+        var lost: Set<String> = []
+        for (node, nodeID) in nodeIDs where slots[Int(nodeID)].pool == id {
+            slots[Int(nodeID)].pool = NodeSlot.noPool
+            lost.insert(node)
+        }
+        pools[Int(id)] = nil
+        freePoolIDs.append(id)
         recomputeStaticRanks()
-        return record.associated
+        return lost
     }
 
     /// Marks a pool as being deleted: it keeps its nodes but never allocates again.
     public mutating func setTerminating(_ name: String, _ terminating: Bool = true) {
-        pools[name]?.terminating = terminating
+        if let id = poolIDs[name] { pools[Int(id)]?.terminating = terminating }
     }
 
-    public func pool(named name: String) -> PoolDefinition? { pools[name]?.definition }
-    public func isTerminating(_ name: String) -> Bool { pools[name]?.terminating ?? false }
-    public var poolNames: [String] { pools.keys.sorted() }
+    private func record(_ name: String) -> PoolRecord? { poolIDs[name].flatMap { pools[Int($0)] } }
 
-    /// Nodes whose ranges are associated with the pool (what blocks its deletion).
-    public func associatedNodes(of name: String) -> Set<String> { pools[name]?.associated ?? [] }
+    public func pool(named name: String) -> PoolDefinition? { record(name)?.definition }
+    public func isTerminating(_ name: String) -> Bool { record(name)?.terminating ?? false }
+    public var poolNames: [String] { poolIDs.keys.sorted() }
 
-    /// Counts per family for a pool (walks the ranges held inside the pool).
+    /// Number of nodes whose ranges are associated with the pool (what blocks its deletion).
+    public func associatedNodeCount(of name: String) -> Int { record(name)?.associatedCount ?? 0 }
+
+    /// Names of the nodes associated with the pool (walks every node).
+    public func associatedNodes(of name: String) -> Set<String> {
+        guard let id = poolIDs[name] else { return [] }
+        return Set(nodeIDs.filter { slots[Int($0.value)].pool == id }.keys)
+    }
+
+    /// Counts per family for a pool (free ranges are counted by walking the ranges held
+    /// inside the pool).
     public func statistics(of name: String) -> [PoolFamilyStatistics] {
-        guard let record = pools[name] else { return [] }
+        guard let record = record(name) else { return [] }
         return record.definition.families.map { family in
+            let v4 = family.family == .ipv4
             let occupied = index(family.family).occupiedBlockCount(in: family.prefix, blockLength: family.nodePrefixLength)
-            let allocated = record.associated.reduce(into: UInt128(0)) { count, node in
-                if reservations[node]?.ranges.contains(where: { $0.family == family.family }) == true { count += 1 }
-            }
             return PoolFamilyStatistics(
                 family: family.family, prefix: family.prefix, nodePrefixLength: family.nodePrefixLength,
-                total: family.capacity, allocated: allocated, free: family.capacity - occupied,
-                reservationsTotal: record.reservationsTotal[family.family] ?? 0,
-                releasesTotal: record.releasesTotal[family.family] ?? 0)
+                total: family.capacity, allocated: v4 ? record.allocatedV4 : record.allocatedV6,
+                free: family.capacity - occupied,
+                reservationsTotal: v4 ? record.reservationsV4 : record.reservationsV6,
+                releasesTotal: v4 ? record.releasesV4 : record.releasesV6)
         }
     }
 
     private mutating func recomputeStaticRanks() {
-        let ordered = pools.values.map { PoolRankKey(pool: $0.definition, matchCount: 0) }.sorted()
-        for (rank, key) in ordered.enumerated() { pools[key.name]?.staticRank = rank }
+        let ordered = pools.compactMap { $0 }.map { PoolRankKey(pool: $0.definition, matchCount: 0) }.sorted()
+        for (rank, key) in ordered.enumerated() {
+            if let id = poolIDs[key.name] { pools[Int(id)]?.staticRank = rank }
+        }
     }
 
-    /// Pools that select `node`, best first (REFERENCE §2.2 with REC: catch-all pools after
-    /// selector pools, ranked the same way; name as final tie-break). Includes terminating pools.
-    public func rankedPools(for node: NodeAttributes) -> [String] {
-        var matches: [(catchAll: Bool, count: Int, rank: Int, name: String)] = []
-        for (name, record) in pools {
-            guard let count = record.definition.selector.matchCount(for: node) else { continue }
-            matches.append((record.definition.selector.isCatchAll, count, record.staticRank, name))
+    private func rankedPoolIDs(for node: NodeAttributes) -> [UInt32] {
+        var matches: [(catchAll: Bool, count: Int, rank: Int, id: UInt32)] = []
+        for (offset, record) in pools.enumerated() {
+            guard let record, let count = record.definition.selector.matchCount(for: node) else { continue }
+            matches.append((record.definition.selector.isCatchAll, count, record.staticRank, UInt32(offset)))
         }
         matches.sort { a, b in
             if a.catchAll != b.catchAll { return !a.catchAll }
             if a.count != b.count { return a.count > b.count }
             return a.rank < b.rank
         }
-        return matches.map(\.name)
+        return matches.map(\.id)
+    }
+
+    /// Pools that select `node`, best first (REFERENCE §2.2 with REC: catch-all pools after
+    /// selector pools, ranked the same way; name as final tie-break). Includes terminating pools.
+    public func rankedPools(for node: NodeAttributes) -> [String] {
+        rankedPoolIDs(for: node).compactMap { pools[Int($0)]?.definition.name }
     }
 
     // MARK: - Reservations
 
-    public func reservation(for node: String) -> Reservation? { reservations[node] }
-    public var allReservations: [Reservation] { reservations.keys.sorted().compactMap { reservations[$0] } }
+    private func reservation(_ id: UInt32, node: String) -> Reservation {
+        let slot = slots[Int(id)]
+        return Reservation(
+            node: node, ranges: slot.ranges + (overflowRanges[id] ?? []),
+            pool: slot.pool == NodeSlot.noPool ? nil : pools[Int(slot.pool)]?.definition.name,
+            origin: slot.adopted ? .adopted : .allocated, state: slot.confirmed ? .confirmed : .pending)
+    }
+
+    public func reservation(for node: String) -> Reservation? {
+        nodeIDs[node].map { reservation($0, node: node) }
+    }
+
+    /// Every reservation, by node name.
+    public var allReservations: [Reservation] {
+        nodeIDs.keys.sorted().map { reservation(nodeIDs[$0]!, node: $0) }
+    }
+
+    /// Number of nodes holding ranges.
+    public var reservationCount: Int { nodeIDs.count }
+
+    private mutating func newNode(_ name: String, _ slot: NodeSlot) -> UInt32 {
+        let id: UInt32
+        if let reused = freeNodeIDs.popLast() {
+            id = reused
+            slots[Int(id)] = slot
+        } else {
+            id = UInt32(slots.count)
+            slots.append(slot)
+        }
+        nodeIDs[name] = id
+        return id
+    }
+
+    private mutating func associate(_ nodeID: UInt32, with poolID: UInt32) {
+        let slot = slots[Int(nodeID)]
+        slots[Int(nodeID)].pool = poolID
+        guard var record = pools[Int(poolID)] else { return }
+        record.associatedCount += 1
+        if slot.has(.ipv4) { record.allocatedV4 += 1; record.reservationsV4 += 1 }
+        if slot.has(.ipv6) { record.allocatedV6 += 1; record.reservationsV6 += 1 }
+        pools[Int(poolID)] = record
+    }
+
+    private mutating func disassociate(_ nodeID: UInt32, countingRelease: Bool) {
+        let slot = slots[Int(nodeID)]
+        slots[Int(nodeID)].pool = NodeSlot.noPool
+        guard slot.pool != NodeSlot.noPool, var record = pools[Int(slot.pool)] else { return }
+        record.associatedCount -= 1
+        if slot.has(.ipv4) { record.allocatedV4 -= 1; if countingRelease { record.releasesV4 += 1 } }
+        if slot.has(.ipv6) { record.allocatedV6 -= 1; if countingRelease { record.releasesV6 += 1 } }
+        pools[Int(slot.pool)] = record
+    }
 
     /// Reserves one range per family of the best pool that has room in every family
     /// (atomic: nothing is taken from a pool that cannot serve all its families).
     public mutating func allocate(for node: NodeAttributes) -> AllocationOutcome {
-        if let existing = reservations[node.name] { return .alreadyReserved(existing) }
-        let ranked = rankedPools(for: node)
+        if let id = nodeIDs[node.name] { return .alreadyReserved(reservation(id, node: node.name)) }
+        let ranked = rankedPoolIDs(for: node)
         if ranked.isEmpty { return .noMatchingPool(node: node.name) }
         var exhausted: [PoolExhaustion] = []
         var terminating: [String] = []
-        candidates: for name in ranked {
-            guard let record = pools[name] else { continue }
+        candidates: for poolID in ranked {
+            guard let record = pools[Int(poolID)] else { continue }
             if record.terminating {
-                terminating.append(name)
+                terminating.append(record.definition.name)
                 continue
             }
+            var slot = NodeSlot()
             var picked: [(PoolFamily, UInt128)] = []
             for family in record.definition.families {
-                let cursor = record.cursors[family.family] ?? 0
-                guard let blockIndex = index(family.family).firstFreeBlock(in: family.prefix, blockLength: family.nodePrefixLength, from: cursor) else {
-                    exhausted.append(PoolExhaustion(pool: name, family: family.family, prefix: family.prefix))
+                guard let blockIndex = index(family.family).firstFreeBlock(
+                    in: family.prefix, blockLength: family.nodePrefixLength, from: record.cursor(family.family)) else {
+                    exhausted.append(PoolExhaustion(pool: record.definition.name, family: family.family, prefix: family.prefix))
                     continue candidates
                 }
                 picked.append((family, blockIndex))
+                _ = slot.store(family.block(at: blockIndex))
             }
-            var ranges: [IPPrefix] = []
+            let nodeID = newNode(node.name, slot)
             for (family, blockIndex) in picked {
-                let range = family.block(at: blockIndex)
-                withIndex(family.family) { _ = $0.insert(range, holder: .node(node.name)) }
-                pools[name]?.cursors[family.family] = (blockIndex + 1) == family.capacity ? 0 : blockIndex + 1
-                pools[name]?.reservationsTotal[family.family, default: 0] += 1
-                ranges.append(range)
+                hold(family.block(at: blockIndex), nodeID)
+                let next = blockIndex + 1
+                pools[Int(poolID)]?.setCursor(family.family, next == family.capacity ? 0 : next)
             }
-            pools[name]?.associated.insert(node.name)
-            let reservation = Reservation(node: node.name, ranges: ranges, pool: name, origin: .allocated, state: .pending)
-            reservations[node.name] = reservation
-            return .allocated(reservation)
+            associate(nodeID, with: poolID)
+            return .allocated(reservation(nodeID, node: node.name))
         }
         if exhausted.isEmpty { return .onlyTerminatingPools(node: node.name, pools: terminating) }
         return .exhausted(node: node.name, pools: exhausted)
@@ -234,23 +388,24 @@ public struct AllocationEngine: Sendable {
     /// Records that the node now carries its pending reservation.
     @discardableResult
     public mutating func confirm(node: String) -> Reservation? {
-        reservations[node]?.state = .confirmed
-        return reservations[node]
+        guard let id = nodeIDs[node] else { return nil }
+        slots[Int(id)].confirmed = true
+        return reservation(id, node: node)
     }
 
     /// Releases everything the node holds (by node, never by its labels). Returns what was
     /// released, with the pool it belonged to.
     @discardableResult
     public mutating func release(node: String) -> Reservation? {
-        guard let reservation = reservations.removeValue(forKey: node) else { return nil }
-        for range in reservation.ranges {
-            withIndex(range.family) { _ = $0.remove(range, holder: .node(node)) }
-        }
-        if let pool = reservation.pool, pools[pool] != nil {
-            pools[pool]?.associated.remove(node)
-            for range in reservation.ranges { pools[pool]?.releasesTotal[range.family, default: 0] += 1 }
-        }
-        return reservation
+        guard let id = nodeIDs[node] else { return nil }
+        let released = reservation(id, node: node)
+        for range in released.ranges { unhold(range, id) }
+        disassociate(id, countingRelease: true)
+        nodeIDs[node] = nil
+        overflowRanges[id] = nil
+        slots[Int(id)] = NodeSlot()
+        freeNodeIDs.append(id)
+        return released
     }
 
     /// Records the podCIDRs a node carries. They are never changed: they are held in the
@@ -275,10 +430,11 @@ public struct AllocationEngine: Sendable {
         }
         ranges.sort { $0.family < $1.family }
         var change = AdoptionReport.Change.recorded
-        if let existing = reservations[node.name] {
+        if let id = nodeIDs[node.name] {
+            let existing = reservation(id, node: node.name)
             if Set(existing.ranges) == Set(ranges) {
                 change = existing.state == .pending ? .confirmedPending : .unchanged
-                reservations[node.name]?.state = .confirmed
+                slots[Int(id)].confirmed = true
             } else {
                 release(node: node.name)
                 change = .replaced(previous: existing.ranges)
@@ -287,30 +443,36 @@ public struct AllocationEngine: Sendable {
         if ranges.isEmpty {
             return AdoptionReport(reservation: nil, change: change, selectorMatches: false, conflicts: [], invalid: invalid)
         }
-        if reservations[node.name] == nil {
-            for range in ranges { withIndex(range.family) { _ = $0.insert(range, holder: .node(node.name)) } }
-            reservations[node.name] = Reservation(node: node.name, ranges: ranges, pool: nil, origin: .adopted, state: .confirmed)
+        let nodeID: UInt32
+        if let id = nodeIDs[node.name] {
+            nodeID = id
+        } else {
+            var slot = NodeSlot()
+            slot.adopted = true
+            slot.confirmed = true
+            let overflow = ranges.filter { !slot.store($0) }
+            nodeID = newNode(node.name, slot)
+            if !overflow.isEmpty { overflowRanges[nodeID] = overflow }
+            for range in ranges { hold(range, nodeID) }
         }
-        // Association: keep a valid one; otherwise find the best pool.
+        // Association: keep a valid one; otherwise find the best pool. Invalid input
+        // (two ranges of one family) is held but never associated.
         var selectorMatches = false
-        if let current = reservations[node.name]?.pool, let record = pools[current] {
+        let current = slots[Int(nodeID)].pool
+        if current != NodeSlot.noPool, let record = pools[Int(current)] {
             selectorMatches = record.definition.selector.matchCount(for: node) != nil
-        } else if let (pool, matches) = bestFit(for: ranges, node: node) {
-            reservations[node.name]?.pool = pool
-            pools[pool]?.associated.insert(node.name)
-            for range in ranges { pools[pool]?.reservationsTotal[range.family, default: 0] += 1 }
+        } else if overflowRanges[nodeID] == nil, let (poolID, matches) = bestFit(for: ranges, node: node) {
+            associate(nodeID, with: poolID)
             selectorMatches = matches
         }
         var conflicts: [RangeConflict] = []
         for range in ranges {
-            for (other, holders) in index(range.family).overlapping(range) {
-                for holder in holders where holder != .node(node.name) {
-                    conflicts.append(RangeConflict(range: range, other: holder, otherRange: other))
-                }
+            for (other, holder) in index(range.family).overlapping(range) where holder != nodeID {
+                conflicts.append(RangeConflict(range: range, other: holderName(holder), otherRange: other))
             }
         }
-        return AdoptionReport(reservation: reservations[node.name], change: change, selectorMatches: selectorMatches,
-                              conflicts: conflicts, invalid: invalid)
+        return AdoptionReport(reservation: reservation(nodeID, node: node.name), change: change,
+                              selectorMatches: selectorMatches, conflicts: conflicts, invalid: invalid)
     }
 
     /// True when every range lies in the pool with exactly the pool's node prefix length.
@@ -321,13 +483,14 @@ public struct AllocationEngine: Sendable {
         }
     }
 
-    private func bestFit(for ranges: [IPPrefix], node: NodeAttributes) -> (String, Bool)? {
-        for name in rankedPools(for: node) where Self.fits(ranges, pools[name]!.definition) {
-            return (name, true)
+    private func bestFit(for ranges: [IPPrefix], node: NodeAttributes) -> (UInt32, Bool)? {
+        for id in rankedPoolIDs(for: node) where Self.fits(ranges, pools[Int(id)]!.definition) {
+            return (id, true)
         }
-        let byRank = pools.values.sorted { $0.staticRank < $1.staticRank }
-        for record in byRank where Self.fits(ranges, record.definition) {
-            return (record.definition.name, false)
+        let byRank = pools.enumerated().compactMap { offset, record in record.map { (UInt32(offset), $0) } }
+            .sorted { $0.1.staticRank < $1.1.staticRank }
+        for (id, record) in byRank where Self.fits(ranges, record.definition) {
+            return (id, false)
         }
         return nil
     }

@@ -52,22 +52,38 @@ struct SortedKeyList<Key: Comparable & Sendable>: Sendable {
     @discardableResult
     mutating func insert(_ key: Key) -> Bool {
         if chunks.isEmpty {
-            chunks.append([key])
+            chunks.append(Self.newChunk(with: [key]))
             count = 1
             return true
         }
         var c = chunkIndex(for: key)
-        if c == chunks.count { c -= 1 }
+        if c == chunks.count {
+            // Appending past the end (the common next-fit case): start a new chunk rather
+            // than splitting a full one, so sequential inserts leave chunks full.
+            if chunks[c - 1].count >= maxChunk {
+                chunks.append(Self.newChunk(with: [key]))
+                count += 1
+                return true
+            }
+            c -= 1
+        }
         let offset = Self.lowerBound(chunks[c], key)
         if offset < chunks[c].count && chunks[c][offset] == key { return false }
         chunks[c].insert(key, at: offset)
         count += 1
         if chunks[c].count > maxChunk {
-            let upper = Array(chunks[c][(maxChunk / 2)...])
+            let upper = Self.newChunk(with: chunks[c][(maxChunk / 2)...])
             chunks[c].removeSubrange((maxChunk / 2)...)
             chunks.insert(upper, at: c + 1)
         }
         return true
+    }
+
+    private static func newChunk(with elements: some Collection<Key>) -> [Key] {
+        var chunk: [Key] = []
+        chunk.reserveCapacity(512 + 1)
+        chunk.append(contentsOf: elements)
+        return chunk
     }
 
     /// Removes `key`; returns false when it was absent.
