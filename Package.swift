@@ -26,16 +26,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure allocation engine: standard library only.
         .target(name: "MultiCIDR", swiftSettings: strict),
-        .target(name: "KubeClient", swiftSettings: strict),
+        // libcurl through pkg-config (Debian: libcurl4-openssl-dev); typed wrappers in shim.h.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "KubeClient",
+            dependencies: ["CCurl", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         .target(name: "ClusterCIDRAPI", dependencies: ["MultiCIDR", "KubeClient"], swiftSettings: strict),
         .target(
             name: "LocalAPIServer",
             dependencies: [
-                "KubeClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -62,6 +68,6 @@ let package = Package(
         .testTarget(name: "ClusterCIDRAPITests", dependencies: ["ClusterCIDRAPI", "MultiCIDR", "KubeClient"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"], swiftSettings: strict),
-        .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer", "KubeClient"], swiftSettings: strict),
+        .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer"], swiftSettings: strict),
     ]
 )

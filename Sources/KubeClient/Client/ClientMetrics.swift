@@ -1,0 +1,46 @@
+import Foundation
+
+/// Counts of requests by verb and status code, and their latency; read by the metrics
+/// endpoint. Status code 0 means the request failed without an HTTP answer.
+public final class ClientMetrics: Sendable {
+    public struct Key: Hashable, Sendable {
+        public let verb: String
+        public let code: Int
+    }
+
+    /// Upper bounds of the latency histogram buckets, in seconds.
+    public static let latencyBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    public struct Snapshot: Sendable {
+        public var requests: [Key: UInt64]
+        /// Cumulative counts per bucket of `latencyBuckets` (last = +Inf), per verb.
+        public var latencyBuckets: [String: [UInt64]]
+        public var latencySum: [String: Double]
+    }
+
+    private final class State: @unchecked Sendable {
+        let lock = NSLock()
+        var snapshot = Snapshot(requests: [:], latencyBuckets: [:], latencySum: [:])
+    }
+
+    private let state = State()
+
+    public init() {}
+
+    func record(verb: String, code: Int, seconds: Double) {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        state.snapshot.requests[Key(verb: verb, code: code), default: 0] += 1
+        var buckets = state.snapshot.latencyBuckets[verb] ?? Array(repeating: 0, count: Self.latencyBuckets.count + 1)
+        for (index, bound) in Self.latencyBuckets.enumerated() where seconds <= bound { buckets[index] += 1 }
+        buckets[Self.latencyBuckets.count] += 1
+        state.snapshot.latencyBuckets[verb] = buckets
+        state.snapshot.latencySum[verb, default: 0] += seconds
+    }
+
+    public func snapshot() -> Snapshot {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        return state.snapshot
+    }
+}

@@ -1,0 +1,395 @@
+import Foundation
+
+/// Options of LIST and WATCH requests.
+public struct ListOptions: Sendable, Hashable {
+    public var labelSelector: String?
+    public var fieldSelector: String?
+    public var limit: Int?
+    public var continueToken: String?
+    public var resourceVersion: String?
+    public var resourceVersionMatch: String?
+    public var timeoutSeconds: Int?
+    public var allowWatchBookmarks: Bool
+
+    public init(labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil,
+                resourceVersion: String? = nil, resourceVersionMatch: String? = nil, timeoutSeconds: Int? = nil, allowWatchBookmarks: Bool = false) {
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.limit = limit
+        self.continueToken = continueToken
+        self.resourceVersion = resourceVersion
+        self.resourceVersionMatch = resourceVersionMatch
+        self.timeoutSeconds = timeoutSeconds
+        self.allowWatchBookmarks = allowWatchBookmarks
+    }
+
+    var queryItems: [(String, String)] {
+        var items: [(String, String)] = []
+        if let labelSelector { items.append(("labelSelector", labelSelector)) }
+        if let fieldSelector { items.append(("fieldSelector", fieldSelector)) }
+        if let limit { items.append(("limit", String(limit))) }
+        if let continueToken { items.append(("continue", continueToken)) }
+        if let resourceVersion { items.append(("resourceVersion", resourceVersion)) }
+        if let resourceVersionMatch { items.append(("resourceVersionMatch", resourceVersionMatch)) }
+        if let timeoutSeconds { items.append(("timeoutSeconds", String(timeoutSeconds))) }
+        if allowWatchBookmarks { items.append(("allowWatchBookmarks", "true")) }
+        return items
+    }
+}
+
+/// One page of a LIST.
+public struct ListPage<Item: Decodable & Sendable>: Decodable, Sendable {
+    public struct Metadata: Decodable, Sendable {
+        public var resourceVersion: String?
+        public var `continue`: String?
+        public var remainingItemCount: Int?
+    }
+
+    public var items: [Item]
+    public var metadata: Metadata
+
+    enum CodingKeys: String, CodingKey { case items, metadata }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        items = try container.decodeIfPresent([Item].self, forKey: .items) ?? []
+        metadata = try container.decodeIfPresent(Metadata.self, forKey: .metadata) ?? Metadata()
+    }
+}
+
+/// A patch body and its type.
+public enum Patch: Sendable {
+    /// `application/merge-patch+json` (RFC 7386).
+    case merge(Data)
+    /// `application/strategic-merge-patch+json` (built-in kinds only).
+    case strategicMerge(Data)
+    /// `application/json-patch+json` (RFC 6902).
+    case json(Data)
+    /// Server-side apply (`application/apply-patch+yaml`; JSON is valid YAML).
+    case apply(Data, force: Bool)
+
+    var contentType: String {
+        switch self {
+        case .merge: return "application/merge-patch+json"
+        case .strategicMerge: return "application/strategic-merge-patch+json"
+        case .json: return "application/json-patch+json"
+        case .apply: return "application/apply-patch+yaml"
+        }
+    }
+
+    var body: Data {
+        switch self {
+        case .merge(let data), .strategicMerge(let data), .json(let data), .apply(let data, _): return data
+        }
+    }
+}
+
+/// Preconditions of a DELETE.
+public struct DeletePreconditions: Sendable, Hashable, Encodable {
+    public var uid: String?
+    public var resourceVersion: String?
+    public init(uid: String? = nil, resourceVersion: String? = nil) {
+        self.uid = uid
+        self.resourceVersion = resourceVersion
+    }
+}
+
+/// A watch event.
+public enum WatchEvent<Object: Decodable & Sendable>: Sendable {
+    case added(Object)
+    case modified(Object)
+    case deleted(Object)
+    /// Carries only a resourceVersion (in the object's metadata) to resume from.
+    case bookmark(resourceVersion: String)
+    /// An error inside the stream, e.g. 410 Expired: the caller must relist.
+    case error(APIStatus)
+}
+
+/// A Kubernetes API client on libcurl: typed REST verbs, watches, a shared token bucket,
+/// credentials from kubeconfig/in-cluster/exec, and request metrics.
+public final class KubernetesClient: Sendable {
+    public let configuration: ClientConfiguration
+    public let metrics = ClientMetrics()
+    public let rateLimiter: TokenBucket
+    public let fieldManager: String
+    private let credentials: CredentialProvider
+    private let transports: TransportCache
+
+    public init(configuration: ClientConfiguration, qps: Double = 20, burst: Int = 30, userAgent: String = "node-ipam-controller",
+                fieldManager: String = "node-ipam-controller", concurrency: Int = 4, requestTimeout: Duration = .seconds(30)) {
+        self.configuration = configuration
+        self.rateLimiter = TokenBucket(qps: qps, burst: burst)
+        self.fieldManager = fieldManager
+        self.credentials = CredentialProvider(credentials: configuration.credentials, source: configuration.source)
+        self.transports = TransportCache(base: TransportConfiguration(
+            tls: configuration.tls, proxyURL: configuration.proxyURL, requestTimeout: requestTimeout,
+            userAgent: userAgent, concurrency: concurrency))
+    }
+
+    /// Stops the transport threads.
+    public func shutdown() { transports.shutdown() }
+
+    // MARK: - Raw requests
+
+    private func url(_ path: String, _ query: [(String, String)]) -> String {
+        var components = URLComponents()
+        components.percentEncodedPath = path
+        if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        // "+" is legal in a query but servers read it as a space; encode it.
+        let suffix = (components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") }) ?? ""
+        return configuration.server + path + suffix
+    }
+
+    private func prepare(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?,
+                         accept: String, timeout: Duration?) async throws -> (HTTPRequest, CurlTransport) {
+        let material = try await credentials.material()
+        var headers: [(name: String, value: String)] = [("Accept", accept)]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        if let authorization = material.authorization { headers.append(("Authorization", authorization)) }
+        let transport = transports.transport(clientCertificate: material.clientCertificate, clientKey: material.clientKey)
+        return (HTTPRequest(method: method, url: url(path, query), headers: headers, body: body, timeout: timeout), transport)
+    }
+
+    /// Sends a request (rate-limited, authenticated) and returns the raw response for any
+    /// status; throws only on transport failures.
+    public func send(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+                     contentType: String? = nil, accept: String = "application/json", verb: String? = nil) async throws -> HTTPResponse {
+        try await rateLimiter.acquire()
+        let started = ContinuousClock.now
+        let metricVerb = verb ?? method.lowercased()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let (request, transport) = try await prepare(method, path, query: query, body: body, contentType: contentType, accept: accept, timeout: nil)
+            do {
+                let response = try await transport.send(request)
+                if response.status == 401 && attempt == 1 {
+                    // Rotated token or expired exec credential: fetch anew once.
+                    await credentials.invalidate()
+                    continue
+                }
+                record(metricVerb, response.status, since: started)
+                return response
+            } catch {
+                record(metricVerb, 0, since: started)
+                throw error
+            }
+        }
+    }
+
+    private func record(_ verb: String, _ code: Int, since started: ContinuousClock.Instant) {
+        let elapsed = started.duration(to: .now)
+        metrics.record(verb: verb, code: code, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    /// Sends and decodes a 2xx answer as `T`, or throws `APIError`.
+    public func request<T: Decodable>(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+                                      contentType: String? = nil, verb: String? = nil, as type: T.Type) async throws -> T {
+        let response = try await send(method, path, query: query, body: body, contentType: contentType, verb: verb)
+        let description = "\(method) \(path)"
+        guard (200..<300).contains(response.status) else { throw APIError.from(response, request: description) }
+        do {
+            return try JSONDecoder().decode(T.self, from: response.body)
+        } catch {
+            throw DecodingFailure(request: description, message: "\(error)")
+        }
+    }
+
+    // MARK: - Typed verbs
+
+    public func get<T: Decodable>(_ resource: Resource, namespace: String? = nil, name: String, as type: T.Type = T.self) async throws -> T {
+        try await request("GET", resource.path(namespace: namespace, name: name), verb: "get", as: T.self)
+    }
+
+    public func list<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
+                                              as type: T.Type = T.self) async throws -> ListPage<T> {
+        try await request("GET", resource.path(namespace: namespace), query: options.queryItems, verb: "list", as: ListPage<T>.self)
+    }
+
+    /// Lists every page (`limit` per request), returning all items and the resourceVersion
+    /// of the list (the last page's) to start a watch from.
+    public func listAll<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
+                                                 pageSize: Int = 500, as type: T.Type = T.self) async throws -> (items: [T], resourceVersion: String) {
+        var items: [T] = []
+        var options = options
+        options.limit = pageSize
+        while true {
+            let page: ListPage<T> = try await list(resource, namespace: namespace, options: options)
+            items += page.items
+            guard let token = page.metadata.continue, !token.isEmpty else {
+                return (items, page.metadata.resourceVersion ?? "")
+            }
+            options.continueToken = token
+            options.resourceVersion = nil
+        }
+    }
+
+    private func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(value)
+    }
+
+    public func create<T: Codable>(_ resource: Resource, namespace: String? = nil, _ object: T) async throws -> T {
+        try await request("POST", resource.path(namespace: namespace), query: [("fieldManager", fieldManager)],
+                          body: try encode(object), contentType: "application/json", verb: "create", as: T.self)
+    }
+
+    /// PUT: fails with a conflict (`isConflict`) when the object's resourceVersion is stale.
+    public func update<T: Codable>(_ resource: Resource, namespace: String? = nil, name: String, _ object: T) async throws -> T {
+        try await request("PUT", resource.path(namespace: namespace, name: name), query: [("fieldManager", fieldManager)],
+                          body: try encode(object), contentType: "application/json", verb: "update", as: T.self)
+    }
+
+    public func updateStatus<T: Codable>(_ resource: Resource, namespace: String? = nil, name: String, _ object: T) async throws -> T {
+        try await request("PUT", resource.path(namespace: namespace, name: name, subresource: "status"), query: [("fieldManager", fieldManager)],
+                          body: try encode(object), contentType: "application/json", verb: "update", as: T.self)
+    }
+
+    public func patch<T: Decodable>(_ resource: Resource, namespace: String? = nil, name: String, _ patch: Patch,
+                                    subresource: String? = nil, as type: T.Type = T.self) async throws -> T {
+        var query = [("fieldManager", fieldManager)]
+        if case .apply(_, let force) = patch, force { query.append(("force", "true")) }
+        return try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: query,
+                                 body: patch.body, contentType: patch.contentType, verb: "patch", as: T.self)
+    }
+
+    public func delete(_ resource: Resource, namespace: String? = nil, name: String, preconditions: DeletePreconditions? = nil) async throws {
+        struct DeleteOptions: Encodable {
+            let apiVersion = "v1"
+            let kind = "DeleteOptions"
+            let preconditions: DeletePreconditions?
+        }
+        let body = try encode(DeleteOptions(preconditions: preconditions))
+        let response = try await send("DELETE", resource.path(namespace: namespace, name: name), body: body, contentType: "application/json", verb: "delete")
+        guard (200..<300).contains(response.status) else {
+            throw APIError.from(response, request: "DELETE \(resource.path(namespace: namespace, name: name))")
+        }
+    }
+
+    /// Opens a watch. The stream ends when the server closes it (the caller resumes from the
+    /// last resourceVersion seen) and throws `APIError` when the server refuses it.
+    public func watch<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions,
+                                               as type: T.Type = T.self) -> AsyncThrowingStream<WatchEvent<T>, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent<T>, any Error>.makeStream()
+        let task = Task {
+            do {
+                try await rateLimiter.acquire()
+                var query = options.queryItems
+                query.append(("watch", "true"))
+                let path = resource.path(namespace: namespace)
+                let (request, transport) = try await prepare("GET", path, query: query, body: nil, contentType: nil,
+                                                             accept: "application/json", timeout: .zero)
+                let started = ContinuousClock.now
+                var decoder = WatchLineDecoder<T>()
+                for try await part in transport.stream(request) {
+                    switch part {
+                    case .head(let status, _):
+                        record("watch", status, since: started)
+                        // A refused watch: collect the Status body that follows.
+                        if !(200..<300).contains(status) { decoder.errorStatus = status }
+                    case .body(let chunk):
+                        if decoder.errorStatus != nil {
+                            decoder.errorBody.append(chunk)
+                            continue
+                        }
+                        for event in try decoder.feed(chunk, request: "WATCH \(path)") { continuation.yield(event) }
+                    }
+                }
+                if let status = decoder.errorStatus {
+                    throw APIError.from(HTTPResponse(status: status, headers: [:], body: decoder.errorBody), request: "WATCH \(path)")
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+}
+
+/// Splits a watch body into newline-delimited JSON events.
+struct WatchLineDecoder<T: Decodable & Sendable> {
+    private var buffer = Data()
+    var errorStatus: Int?
+    var errorBody = Data()
+
+    private struct Envelope<O: Decodable>: Decodable {
+        var type: String
+        var object: O
+    }
+
+    private struct TypeOnly: Decodable {
+        var type: String
+    }
+
+    private struct BookmarkObject: Decodable {
+        struct Meta: Decodable { var resourceVersion: String? }
+        var metadata: Meta?
+    }
+
+    mutating func feed(_ chunk: Data, request: String) throws -> [WatchEvent<T>] {
+        buffer.append(chunk)
+        var events: [WatchEvent<T>] = []
+        while let newline = buffer.firstIndex(of: 0x0A) {
+            let line = buffer[buffer.startIndex..<newline]
+            buffer = Data(buffer[buffer.index(after: newline)...])
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
+            events.append(try decode(Data(line), request: request))
+        }
+        return events
+    }
+
+    private func decode(_ line: Data, request: String) throws -> WatchEvent<T> {
+        let decoder = JSONDecoder()
+        do {
+            let type = try decoder.decode(TypeOnly.self, from: line).type
+            switch type {
+            case "ADDED": return .added(try decoder.decode(Envelope<T>.self, from: line).object)
+            case "MODIFIED": return .modified(try decoder.decode(Envelope<T>.self, from: line).object)
+            case "DELETED": return .deleted(try decoder.decode(Envelope<T>.self, from: line).object)
+            case "BOOKMARK":
+                return .bookmark(resourceVersion: try decoder.decode(Envelope<BookmarkObject>.self, from: line).object.metadata?.resourceVersion ?? "")
+            case "ERROR": return .error(try decoder.decode(Envelope<APIStatus>.self, from: line).object)
+            default: throw DecodingFailure(request: request, message: "unknown watch event type \(type)")
+            }
+        } catch let failure as DecodingFailure {
+            throw failure
+        } catch {
+            throw DecodingFailure(request: request, message: "watch event: \(error)")
+        }
+    }
+}
+
+/// One transport per client identity (exec plugins may hand out client certificates).
+final class TransportCache: @unchecked Sendable {
+    private let base: TransportConfiguration
+    private let lock = NSLock()
+    private var transports: [Data: CurlTransport] = [:]
+
+    init(base: TransportConfiguration) {
+        self.base = base
+    }
+
+    func transport(clientCertificate: Data?, clientKey: Data?) -> CurlTransport {
+        let key = (clientCertificate ?? Data()) + (clientKey ?? Data())
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = transports[key] { return existing }
+        var configuration = base
+        if let clientCertificate, let clientKey {
+            configuration.tls.clientCertificate = clientCertificate
+            configuration.tls.clientKey = clientKey
+        }
+        let transport = CurlTransport(configuration: configuration)
+        transports[key] = transport
+        return transport
+    }
+
+    func shutdown() {
+        lock.lock()
+        defer { lock.unlock() }
+        for transport in transports.values { transport.shutdown() }
+    }
+}

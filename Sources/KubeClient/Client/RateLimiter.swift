@@ -1,0 +1,48 @@
+import Foundation
+
+/// A token bucket shared by all requests of a client: `qps` tokens per second, at most
+/// `burst` saved up. Callers that find no token wait their turn in arrival order.
+public final class TokenBucket: Sendable {
+    public let qps: Double
+    public let burst: Int
+    private let state: LockedState
+
+    private final class LockedState: @unchecked Sendable {
+        let lock = NSLock()
+        var tokens: Double
+        var last: ContinuousClock.Instant
+        init(tokens: Double, last: ContinuousClock.Instant) {
+            self.tokens = tokens
+            self.last = last
+        }
+    }
+
+    /// `qps <= 0` disables limiting.
+    public init(qps: Double, burst: Int) {
+        self.qps = qps
+        self.burst = max(1, burst)
+        self.state = LockedState(tokens: Double(max(1, burst)), last: .now)
+    }
+
+    /// Takes a token and returns how long the caller must wait before using it.
+    public func reserve(now: ContinuousClock.Instant = .now) -> Duration {
+        guard qps > 0 else { return .zero }
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        let elapsed = state.last.duration(to: now)
+        if elapsed > .zero {
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            state.tokens = min(Double(burst), state.tokens + seconds * qps)
+            state.last = now
+        }
+        state.tokens -= 1
+        if state.tokens >= 0 { return .zero }
+        return .nanoseconds(Int64((-state.tokens / qps) * 1e9))
+    }
+
+    /// Waits for a token (cancellable).
+    public func acquire() async throws {
+        let wait = reserve()
+        if wait > .zero { try await Task.sleep(for: wait) }
+    }
+}
