@@ -1,2 +1,0 @@
-/// ClusterCIDR API types, validation and conversion to MultiCIDR pools.
-public enum ClusterCIDRAPIModule {}
