@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "MultiCIDRTests", dependencies: ["MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "ClusterCIDRAPITests", dependencies: ["ClusterCIDRAPI", "MultiCIDR", "KubeClient"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"], swiftSettings: strict),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LocalAPIServer"], swiftSettings: strict),
         .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer"], swiftSettings: strict),
     ]
 )

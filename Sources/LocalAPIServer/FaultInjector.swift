@@ -1,0 +1,121 @@
+import Foundation
+
+/// Programmable failures for reliability tests: each rule matches requests by verb, resource, name and
+/// namespace (nil matches anything) and fires for the next `count` matching requests.
+public final class FaultInjector: @unchecked Sendable {
+    /// What a matched request gets.
+    public enum Action: Sendable {
+        /// Answer with this status (e.g. 500 InternalError, 409 Conflict, 429 TooManyRequests); the request is not applied.
+        case status(code: Int, reason: String, message: String)
+        /// Close the connection without answering; the request is not applied.
+        case drop
+        /// Apply the request normally, answer after a delay.
+        case delay(milliseconds: Int64)
+        /// Apply the write, then close the connection without answering (an ambiguous write).
+        case applyThenDrop
+    }
+
+    /// One rule.
+    public struct Rule: Sendable {
+        public var verb: String?
+        public var resource: String?
+        public var name: String?
+        public var namespace: String?
+        public var remaining: Int
+        public var action: Action
+        public init(verb: String? = nil, resource: String? = nil, name: String? = nil, namespace: String? = nil, count: Int = 1, action: Action) {
+            self.verb = verb
+            self.resource = resource
+            self.name = name
+            self.namespace = namespace
+            self.remaining = count
+            self.action = action
+        }
+    }
+
+    private let lock = NSLock()
+    private var rules: [Rule] = []
+    private var fired = 0
+
+    public init() {}
+
+    /// Adds a rule; rules are tried in the order added.
+    public func add(_ rule: Rule) {
+        lock.lock()
+        defer { lock.unlock() }
+        rules.append(rule)
+    }
+
+    /// Makes the next `count` writes (update/patch) of Leases fail with 409 Conflict.
+    public func conflictLeaseWrites(count: Int = 1, name: String? = nil) {
+        add(Rule(verb: "update", resource: "leases", name: name, count: count, action: .status(code: 409, reason: "Conflict", message: "")))
+        add(Rule(verb: "patch", resource: "leases", name: name, count: count, action: .status(code: 409, reason: "Conflict", message: "")))
+    }
+
+    /// Removes every rule.
+    public func clear() {
+        lock.lock()
+        defer { lock.unlock() }
+        rules.removeAll()
+    }
+
+    /// How many requests a rule has failed so far.
+    public var firedCount: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return fired
+    }
+
+    func match(verb: String, resource: String, name: String?, namespace: String?) -> Action? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !rules.isEmpty else { return nil }
+        for i in rules.indices {
+            let r = rules[i]
+            if let v = r.verb, v != verb { continue }
+            if let res = r.resource, res != resource { continue }
+            if let n = r.name, n != name { continue }
+            if let ns = r.namespace, ns != namespace { continue }
+            rules[i].remaining -= 1
+            if rules[i].remaining <= 0 { rules.remove(at: i) }
+            fired += 1
+            return r.action
+        }
+        return nil
+    }
+}
+
+extension FaultInjector.Rule {
+    /// Builds a rule from JSON (the tool's `--fault` and `POST /_local/faults`):
+    /// `{"verb","resource","name","namespace","count","code","reason","message","action","delayMilliseconds"}`.
+    public init(json: JSON) throws(APIError) {
+        let action: FaultInjector.Action
+        switch json["action"]?.stringValue ?? "status" {
+        case "drop": action = .drop
+        case "applyThenDrop": action = .applyThenDrop
+        case "delay": action = .delay(milliseconds: json["delayMilliseconds"]?.intValue ?? 1000)
+        case "status":
+            let code = Int(json["code"]?.intValue ?? 500)
+            let reason = json["reason"]?.stringValue ?? FaultInjector.defaultReason(code)
+            action = .status(code: code, reason: reason, message: json["message"]?.stringValue ?? "injected fault")
+        case let other: throw APIError.badRequest("unknown fault action \(other)")
+        }
+        self.init(verb: json["verb"]?.stringValue, resource: json["resource"]?.stringValue, name: json["name"]?.stringValue,
+                  namespace: json["namespace"]?.stringValue, count: Int(json["count"]?.intValue ?? 1), action: action)
+    }
+}
+
+extension FaultInjector {
+    static func defaultReason(_ code: Int) -> String {
+        switch code {
+        case 409: return "Conflict"
+        case 429: return "TooManyRequests"
+        case 500: return "InternalError"
+        case 503: return "ServiceUnavailable"
+        case 504: return "Timeout"
+        case 404: return "NotFound"
+        case 403: return "Forbidden"
+        default: return "Unknown"
+        }
+    }
+}
