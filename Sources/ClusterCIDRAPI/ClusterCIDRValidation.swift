@@ -166,7 +166,9 @@ enum LabelSyntax {
             name = parts[0]
         case 2:
             if parts[0].isEmpty { return "prefix part must be non-empty" }
-            if let problem = dnsSubdomainProblem(String(parts[0])) { return "prefix part \(problem)" }
+            // '_' is admitted in the prefix: the reference's examples select on
+            // platform.node_group/<group>, and its manifests must keep working unchanged.
+            if let problem = dnsSubdomainProblem(String(parts[0]), allowingUnderscore: true) { return "prefix part \(problem)" }
             name = parts[1]
         default:
             return "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
@@ -182,12 +184,12 @@ enum LabelSyntax {
     }
 
     /// Why `text` is not a DNS-1123 subdomain, nil when it is one.
-    static func dnsSubdomainProblem(_ text: String) -> String? {
+    static func dnsSubdomainProblem(_ text: String, allowingUnderscore: Bool = false) -> String? {
         if text.utf8.count > 253 { return "must be no more than 253 characters" }
         let isLowerAlnum: (Character) -> Bool = { $0.isASCII && ($0.isLowercase || $0.isNumber) }
         for label in text.split(separator: ".", omittingEmptySubsequences: false) {
             guard let first = label.first, let last = label.last, isLowerAlnum(first), isLowerAlnum(last),
-                  label.allSatisfy({ isLowerAlnum($0) || $0 == "-" }) else {
+                  label.allSatisfy({ isLowerAlnum($0) || $0 == "-" || (allowingUnderscore && $0 == "_") }) else {
                 return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
             }
         }
