@@ -30,7 +30,7 @@ final class APIHandler: Sendable {
     func handle(_ req: Request) -> Reply {
         if authRequired, !authenticated(req) { return .error(.unauthorized) }
         let segs = req.path.split(separator: "/").map(String.init)
-        do throws(APIError) {
+        do throws(StatusError) {
             if segs.first == "_local" { return try admin(req, segs) }
             if let reply = try discovery(req, segs) { return reply }
             guard let target = try route(segs) else { return .error(.notFoundPath()) }
@@ -67,7 +67,7 @@ final class APIHandler: Sendable {
 
     // MARK: routing
 
-    func route(_ segs: [String]) throws(APIError) -> Target? {
+    func route(_ segs: [String]) throws(StatusError) -> Target? {
         var rest: ArraySlice<String>
         let gv: String
         if segs.first == "api", segs.count >= 3 {
@@ -102,7 +102,7 @@ final class APIHandler: Sendable {
 
     // MARK: verbs
 
-    func serve(_ req: Request, _ t: Target) throws(APIError) -> Reply {
+    func serve(_ req: Request, _ t: Target) throws(StatusError) -> Reply {
         let r = t.resource
         let ns = t.namespace ?? ""
         let strict = req.query["fieldValidation"] == "Strict"
@@ -155,7 +155,7 @@ final class APIHandler: Sendable {
         }
     }
 
-    func deleteCollection(_ req: Request, _ t: Target) throws(APIError) -> Reply {
+    func deleteCollection(_ req: Request, _ t: Target) throws(StatusError) -> Reply {
         let r = t.resource
         let labels = try LabelSelector(parsing: req.query["labelSelector"] ?? "")
         let fields = try FieldSelector(parsing: req.query["fieldSelector"] ?? "", allowAnyField: !r.isCustom)
@@ -167,15 +167,15 @@ final class APIHandler: Sendable {
         return .json(200, ["kind": .string(r.listKind), "apiVersion": .string(r.apiVersion), "metadata": [:], "items": .array(res.items)])
     }
 
-    func parseBody(_ req: Request) throws(APIError) -> JSON {
+    func parseBody(_ req: Request) throws(StatusError) -> JSON {
         do {
             return try JSON.parse(req.body)
         } catch {
-            throw APIError.badRequest("the body of the request could not be decoded as JSON: \(error)")
+            throw StatusError.badRequest("the body of the request could not be decoded as JSON: \(error)")
         }
     }
 
-    func patch(_ req: Request, _ t: Target, name: String, strict: Bool) throws(APIError) -> Reply {
+    func patch(_ req: Request, _ t: Target, name: String, strict: Bool) throws(StatusError) -> Reply {
         let r = t.resource
         let contentType = (req.headers.first(name: "Content-Type") ?? "").split(separator: ";").first.map {
             $0.trimmingCharacters(in: .whitespaces)
@@ -188,21 +188,21 @@ final class APIHandler: Sendable {
                 Patch.mergePatch($0!, body)
             }.object)
         case "application/json-patch+json":
-            return .json(200, try store.modify(r, namespace: ns, name: name, subresource: t.subresource, createIfAbsent: false, strict: strict) { (o: JSON?) throws(APIError) -> JSON in
+            return .json(200, try store.modify(r, namespace: ns, name: name, subresource: t.subresource, createIfAbsent: false, strict: strict) { (o: JSON?) throws(StatusError) -> JSON in
                 try Patch.jsonPatch(o!, body)
             }.object)
         case "application/strategic-merge-patch+json":
-            if r.isCustom { throw APIError.unsupportedPatch() }
+            if r.isCustom { throw StatusError.unsupportedPatch() }
             return .json(200, try store.modify(r, namespace: ns, name: name, subresource: t.subresource, createIfAbsent: false, strict: strict) {
                 Patch.strategicMerge($0!, body)
             }.object)
         case "application/apply-patch+yaml", "application/apply-patch+json":
             guard let manager = req.query["fieldManager"], !manager.isEmpty else {
-                throw APIError.invalid(kind: "PatchOptions", group: "meta.k8s.io", name: "", causes: [
+                throw StatusError.invalid(kind: "PatchOptions", group: "meta.k8s.io", name: "", causes: [
                     .init(type: "FieldValueRequired", field: "fieldManager", message: "Required value: is required for apply patch"),
                 ])
             }
-            let result = try store.modify(r, namespace: ns, name: name, subresource: t.subresource, createIfAbsent: true, strict: strict) { (o: JSON?) throws(APIError) -> JSON in
+            let result = try store.modify(r, namespace: ns, name: name, subresource: t.subresource, createIfAbsent: true, strict: strict) { (o: JSON?) throws(StatusError) -> JSON in
                 guard let o else { return body }
                 var merged = r.isCustom ? Patch.mergePatch(o, body) : Patch.strategicMerge(o, body)
                 merged[path: ["metadata", "resourceVersion"]] = body["metadata"]?["resourceVersion"] ?? o["metadata"]?["resourceVersion"]
@@ -210,7 +210,7 @@ final class APIHandler: Sendable {
             }
             return .json(result.created ? 201 : 200, result.object)
         default:
-            throw APIError.unsupportedPatch()
+            throw StatusError.unsupportedPatch()
         }
     }
 
@@ -218,7 +218,7 @@ final class APIHandler: Sendable {
 
     func wantsTable(_ req: Request) -> Bool { (req.headers.first(name: "Accept") ?? "").contains("as=Table") }
 
-    func watch(_ req: Request, _ t: Target) throws(APIError) -> Reply {
+    func watch(_ req: Request, _ t: Target) throws(StatusError) -> Reply {
         let r = t.resource
         let labels = try LabelSelector(parsing: req.query["labelSelector"] ?? "")
         var fieldSelector = try FieldSelector(parsing: req.query["fieldSelector"] ?? "", allowAnyField: !r.isCustom)
@@ -261,7 +261,7 @@ final class APIHandler: Sendable {
     // MARK: faults
 
     /// Runtime control for the tool: `POST /_local/faults`, `DELETE /_local/faults`, `POST /_local/watches/close[?expire=true]`.
-    func admin(_ req: Request, _ segs: [String]) throws(APIError) -> Reply {
+    func admin(_ req: Request, _ segs: [String]) throws(StatusError) -> Reply {
         switch (req.method, segs.dropFirst().joined(separator: "/")) {
         case (.POST, "faults"):
             faults.add(try FaultInjector.Rule(json: try parseBody(req)))
@@ -277,11 +277,11 @@ final class APIHandler: Sendable {
         }
     }
 
-    func apply(_ fault: FaultInjector.Action, _ req: Request, _ t: Target) throws(APIError) -> Reply {
+    func apply(_ fault: FaultInjector.Action, _ req: Request, _ t: Target) throws(StatusError) -> Reply {
         switch fault {
         case .status(let code, let reason, let message):
             if code == 409, reason == "Conflict" { return .error(.conflict(t.resource, t.name ?? "")) }
-            return .error(APIError(code: code, reason: reason, message: message))
+            return .error(StatusError(code: code, reason: reason, message: message))
         case .drop: return .drop
         case .delay(let ms): return .delayed(milliseconds: ms, try serve(req, t))
         case .applyThenDrop:

@@ -1,11 +1,11 @@
 /// Turns CustomResourceDefinition objects into served resources.
 enum CRDSupport {
-    static func admit(old: JSON?, new: inout JSON) throws(APIError) {
+    static func admit(old: JSON?, new: inout JSON) throws(StatusError) {
         let name = new["metadata"]?["name"]?.stringValue ?? ""
         let spec = new["spec"]
         let group = spec?["group"]?.stringValue ?? ""
         let plural = spec?["names"]?["plural"]?.stringValue ?? ""
-        var causes: [APIError.Cause] = []
+        var causes: [StatusError.Cause] = []
         if group.isEmpty { causes.append(.init(type: "FieldValueRequired", field: "spec.group", message: "Required value")) }
         if plural.isEmpty { causes.append(.init(type: "FieldValueRequired", field: "spec.names.plural", message: "Required value")) }
         if spec?["names"]?["kind"]?.stringValue?.isEmpty ?? true {
@@ -24,7 +24,7 @@ enum CRDSupport {
             causes.append(.init(type: "FieldValueInvalid", field: "spec.versions", message: "Invalid value: \"null\": must have exactly one version marked as storage version"))
         }
         if !causes.isEmpty {
-            throw APIError.invalid(kind: "CustomResourceDefinition", group: "apiextensions.k8s.io", name: name, causes: causes)
+            throw StatusError.invalid(kind: "CustomResourceDefinition", group: "apiextensions.k8s.io", name: name, causes: causes)
         }
     }
 

@@ -4,7 +4,7 @@ import Foundation
 extension APIHandler {
     static let gitVersion = "v1.32.2"
 
-    func discovery(_ req: Request, _ segs: [String]) throws(APIError) -> Reply? {
+    func discovery(_ req: Request, _ segs: [String]) throws(StatusError) -> Reply? {
         guard req.method == .GET else { return nil }
         let accept = req.headers.first(name: "Accept") ?? ""
         let aggregated = accept.contains("as=APIGroupDiscoveryList")

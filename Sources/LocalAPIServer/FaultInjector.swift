@@ -88,7 +88,7 @@ public final class FaultInjector: @unchecked Sendable {
 extension FaultInjector.Rule {
     /// Builds a rule from JSON (the tool's `--fault` and `POST /_local/faults`):
     /// `{"verb","resource","name","namespace","count","code","reason","message","action","delayMilliseconds"}`.
-    public init(json: JSON) throws(APIError) {
+    public init(json: JSON) throws(StatusError) {
         let action: FaultInjector.Action
         switch json["action"]?.stringValue ?? "status" {
         case "drop": action = .drop
@@ -98,7 +98,7 @@ extension FaultInjector.Rule {
             let code = Int(json["code"]?.intValue ?? 500)
             let reason = json["reason"]?.stringValue ?? FaultInjector.defaultReason(code)
             action = .status(code: code, reason: reason, message: json["message"]?.stringValue ?? "injected fault")
-        case let other: throw APIError.badRequest("unknown fault action \(other)")
+        case let other: throw StatusError.badRequest("unknown fault action \(other)")
         }
         self.init(verb: json["verb"]?.stringValue, resource: json["resource"]?.stringValue, name: json["name"]?.stringValue,
                   namespace: json["namespace"]?.stringValue, count: Int(json["count"]?.intValue ?? 1), action: action)

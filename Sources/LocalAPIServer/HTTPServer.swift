@@ -54,7 +54,7 @@ enum Reply: Sendable {
     indirect case delayed(milliseconds: Int64, Reply)
 
     static func json(_ status: Int, _ body: JSON) -> Reply { .full(status: status, contentType: "application/json", body: body.serialized()) }
-    static func error(_ e: APIError) -> Reply { .json(e.code, e.status) }
+    static func error(_ e: StatusError) -> Reply { .json(e.code, e.status) }
 }
 
 /// Writes the chunks of one streaming response; safe from any thread.

@@ -173,7 +173,7 @@ final class APIHandlerBox: @unchecked Sendable {
 struct LazyAPIHandler: Sendable {
     let box: APIHandlerBox
     func handle(_ req: Request) -> Reply {
-        guard let h = box.get() else { return .error(APIError(code: 503, reason: "ServiceUnavailable", message: "starting")) }
+        guard let h = box.get() else { return .error(StatusError(code: 503, reason: "ServiceUnavailable", message: "starting")) }
         return h.handle(req)
     }
 }

@@ -26,13 +26,13 @@ enum NodeValidation {
 
     static func strings(_ j: JSON?) -> [String] { (j?.arrayValue ?? []).map { $0.stringValue ?? "" } }
 
-    static func admit(old: JSON?, new: inout JSON) throws(APIError) {
+    static func admit(old: JSON?, new: inout JSON) throws(StatusError) {
         let name = new["metadata"]?["name"]?.stringValue ?? ""
         var cidrs = strings(new["spec"]?["podCIDRs"])
         if cidrs.isEmpty, let single = new["spec"]?["podCIDR"]?.stringValue, !single.isEmpty {
             cidrs = [single]
         }
-        var causes: [APIError.Cause] = []
+        var causes: [StatusError.Cause] = []
         for (i, c) in cidrs.enumerated() where family(ofCIDR: c) == nil {
             causes.append(.init(type: "FieldValueInvalid", field: "spec.podCIDRs[\(i)]",
                                 message: "Invalid value: \"\(c)\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"))
@@ -54,7 +54,7 @@ enum NodeValidation {
                                     message: "Forbidden: node updates may not change podCIDR except from \"\" to valid"))
             }
         }
-        if !causes.isEmpty { throw APIError.invalid(kind: "Node", group: "", name: name, causes: causes) }
+        if !causes.isEmpty { throw StatusError.invalid(kind: "Node", group: "", name: name, causes: causes) }
         if !cidrs.isEmpty {
             new[path: ["spec", "podCIDRs"]] = .array(cidrs.map { .string($0) })
             new[path: ["spec", "podCIDR"]] = .string(cidrs[0])

@@ -43,7 +43,7 @@ enum Patch {
             switch (t[k], v) {
             case (.object?, .object):
                 let merged = strategicMerge(t[k]!, v)
-                t[k] = merged == .null ? nil : merged
+                if merged == .null { t.removeValue(forKey: k) } else { t[k] = merged }
             case (.array(let old)?, .array(let new)):
                 if setLists.contains(k) {
                     var out = old
@@ -84,12 +84,12 @@ enum Patch {
 
     // MARK: RFC 6902
 
-    static func jsonPatch(_ doc: JSON, _ ops: JSON) throws(APIError) -> JSON {
-        guard let list = ops.arrayValue else { throw APIError.badRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch") }
+    static func jsonPatch(_ doc: JSON, _ ops: JSON) throws(StatusError) -> JSON {
+        guard let list = ops.arrayValue else { throw StatusError.badRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch") }
         var doc = doc
         for op in list {
             guard let kind = op["op"]?.stringValue, let path = op["path"]?.stringValue else {
-                throw APIError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request")
+                throw StatusError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request")
             }
             let ptr = try pointer(path)
             switch kind {
@@ -108,35 +108,35 @@ enum Patch {
             case "test":
                 let v = try get(doc, ptr[...])
                 if v != (op["value"] ?? .null) {
-                    throw APIError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request",
+                    throw StatusError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request",
                                    details: ["causes": [["message": .string("testing value \(path) failed: test failed")]]])
                 }
             default:
-                throw APIError(code: 422, reason: "Invalid", message: "Unexpected kind: \(kind)")
+                throw StatusError(code: 422, reason: "Invalid", message: "Unexpected kind: \(kind)")
             }
         }
         return doc
     }
 
-    static func need(_ v: JSON?, _ what: String) throws(APIError) -> JSON {
-        guard let v else { throw APIError(code: 422, reason: "Invalid", message: "missing \(what) in JSON patch operation") }
+    static func need(_ v: JSON?, _ what: String) throws(StatusError) -> JSON {
+        guard let v else { throw StatusError(code: 422, reason: "Invalid", message: "missing \(what) in JSON patch operation") }
         return v
     }
 
-    static func pointer(_ p: String) throws(APIError) -> [String] {
+    static func pointer(_ p: String) throws(StatusError) -> [String] {
         if p.isEmpty { return [] }
-        guard p.hasPrefix("/") else { throw APIError(code: 422, reason: "Invalid", message: "JSON pointer must start with '/': \(p)") }
+        guard p.hasPrefix("/") else { throw StatusError(code: 422, reason: "Invalid", message: "JSON pointer must start with '/': \(p)") }
         return p.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map {
             $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
         }
     }
 
-    static func missing(_ path: ArraySlice<String>) -> APIError {
-        APIError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request",
+    static func missing(_ path: ArraySlice<String>) -> StatusError {
+        StatusError(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request",
                  details: ["causes": [["message": .string("doc is missing path: \"/\(path.joined(separator: "/"))\": missing value")]]])
     }
 
-    static func get(_ doc: JSON, _ path: ArraySlice<String>) throws(APIError) -> JSON {
+    static func get(_ doc: JSON, _ path: ArraySlice<String>) throws(StatusError) -> JSON {
         guard let k = path.first else { return doc }
         switch doc {
         case .object(let o):
@@ -149,7 +149,7 @@ enum Patch {
         }
     }
 
-    static func set(_ doc: JSON, _ path: ArraySlice<String>, _ value: JSON) throws(APIError) -> JSON {
+    static func set(_ doc: JSON, _ path: ArraySlice<String>, _ value: JSON) throws(StatusError) -> JSON {
         guard let k = path.first else { return value }
         switch doc {
         case .object(var o):
@@ -165,7 +165,7 @@ enum Patch {
         }
     }
 
-    static func add(_ doc: JSON, _ path: ArraySlice<String>, _ value: JSON) throws(APIError) -> JSON {
+    static func add(_ doc: JSON, _ path: ArraySlice<String>, _ value: JSON) throws(StatusError) -> JSON {
         guard let k = path.first else { return value }
         if path.count == 1, case .array(var a) = doc {
             if k == "-" { a.append(value); return .array(a) }
@@ -187,12 +187,12 @@ enum Patch {
         }
     }
 
-    static func remove(_ doc: JSON, _ path: ArraySlice<String>) throws(APIError) -> JSON {
+    static func remove(_ doc: JSON, _ path: ArraySlice<String>) throws(StatusError) -> JSON {
         guard let k = path.first else { return .null }
         switch doc {
         case .object(var o):
             guard let c = o[k] else { throw missing(path) }
-            o[k] = path.count == 1 ? nil : try remove(c, path.dropFirst())
+            if path.count == 1 { o.removeValue(forKey: k) } else { o[k] = try remove(c, path.dropFirst()) }
             return .object(o)
         case .array(var a):
             guard let i = Int(k), i >= 0, i < a.count else { throw missing(path) }

@@ -9,8 +9,8 @@ import Foundation
 /// CEL rules (`x-kubernetes-validations`) are **not** evaluated here; neither are formats,
 /// `oneOf`/`anyOf`/`allOf`/`not`, or list-type uniqueness.
 enum SchemaValidation {
-    static func admit(_ r: ResourceInfo, schema: JSON, object: inout JSON, strict: Bool) throws(APIError) {
-        var causes: [APIError.Cause] = []
+    static func admit(_ r: ResourceInfo, schema: JSON, object: inout JSON, strict: Bool) throws(StatusError) {
+        var causes: [StatusError.Cause] = []
         var unknown: [String] = []
         let props = schema["properties"]?.objectValue ?? [:]
         guard case .object(var root) = object else { return }
@@ -29,9 +29,9 @@ enum SchemaValidation {
         let name = root["metadata"]?["name"]?.stringValue ?? ""
         if strict, !unknown.isEmpty {
             let list = unknown.sorted().map { "unknown field \"\($0)\"" }.joined(separator: ", ")
-            throw APIError.badRequest("\(r.kind) in version \"\(r.version)\" cannot be handled as a \(r.kind): strict decoding error: \(list)")
+            throw StatusError.badRequest("\(r.kind) in version \"\(r.version)\" cannot be handled as a \(r.kind): strict decoding error: \(list)")
         }
-        if !causes.isEmpty { throw APIError.invalid(kind: r.kind, group: r.group, name: name, causes: causes) }
+        if !causes.isEmpty { throw StatusError.invalid(kind: r.kind, group: r.group, name: name, causes: causes) }
         object = .object(root)
     }
 
@@ -42,7 +42,7 @@ enum SchemaValidation {
         }
     }
 
-    static func walk(_ value: JSON, _ s: JSON, path: String, causes: inout [APIError.Cause], unknown: inout [String]) -> JSON {
+    static func walk(_ value: JSON, _ s: JSON, path: String, causes: inout [StatusError.Cause], unknown: inout [String]) -> JSON {
         if value == .null {
             if s["nullable"]?.boolValue == true { return value }
             causes.append(.init(type: "FieldValueTypeInvalid", field: path,

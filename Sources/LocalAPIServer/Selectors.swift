@@ -7,7 +7,7 @@ public struct LabelSelector: Sendable {
     public static let everything = LabelSelector()
 
     /// Parses `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
-    public init(parsing text: String) throws(APIError) {
+    public init(parsing text: String) throws(StatusError) {
         var parts: [String] = []
         var cur = ""
         var depth = 0
@@ -24,7 +24,7 @@ public struct LabelSelector: Sendable {
                 let op: Op = p[r].contains("notin") ? .notIn : .in
                 var set = String(p[r.upperBound...]).trimmingCharacters(in: .whitespaces)
                 guard set.hasPrefix("("), set.hasSuffix(")") else {
-                    throw APIError.badRequest("unable to parse requirement: found '\(set)', expected: '('")
+                    throw StatusError.badRequest("unable to parse requirement: found '\(set)', expected: '('")
                 }
                 set = String(set.dropFirst().dropLast())
                 let values = set.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -38,7 +38,7 @@ public struct LabelSelector: Sendable {
             } else if p.hasPrefix("!") {
                 requirements.append(Requirement(key: String(p.dropFirst()).trimmingCharacters(in: .whitespaces), op: .notExists, values: []))
             } else {
-                guard !p.contains(" ") else { throw APIError.badRequest("unable to parse requirement: \(p)") }
+                guard !p.contains(" ") else { throw StatusError.badRequest("unable to parse requirement: \(p)") }
                 requirements.append(Requirement(key: p, op: .exists, values: []))
             }
         }
@@ -72,7 +72,7 @@ public struct FieldSelector: Sendable {
     init() {}
 
     /// Custom resources support only metadata.name and metadata.namespace, as on the real server.
-    public init(parsing text: String, allowAnyField: Bool) throws(APIError) {
+    public init(parsing text: String, allowAnyField: Bool) throws(StatusError) {
         for raw in text.split(separator: ",") {
             let p = String(raw)
             var negate = false
@@ -84,10 +84,10 @@ public struct FieldSelector: Sendable {
             } else if let r = p.range(of: "==") ?? p.range(of: "=") {
                 key = String(p[..<r.lowerBound]); value = String(p[r.upperBound...])
             } else {
-                throw APIError.badRequest("invalid selector: '\(text)'; can't understand '\(p)'")
+                throw StatusError.badRequest("invalid selector: '\(text)'; can't understand '\(p)'")
             }
             if !allowAnyField, key != "metadata.name", key != "metadata.namespace" {
-                throw APIError.badRequest("field label not supported: \(key)")
+                throw StatusError.badRequest("field label not supported: \(key)")
             }
             requirements.append(Requirement(path: key.split(separator: ".").map(String.init), value: value, negate: negate))
         }

@@ -49,7 +49,7 @@ final class Store: @unchecked Sendable {
 
     static func key(_ ns: String, _ name: String) -> String { ns.isEmpty ? name : "\(ns)/\(name)" }
 
-    func get(_ r: ResourceInfo, namespace: String, name: String) throws(APIError) -> JSON {
+    func get(_ r: ResourceInfo, namespace: String, name: String) throws(StatusError) -> JSON {
         lock.lock()
         defer { lock.unlock() }
         guard let o = objects[r.storageKey]?[Store.key(namespace, name)] else { throw .notFound(r, name) }
@@ -59,7 +59,7 @@ final class Store: @unchecked Sendable {
     struct ListResult { var items: [JSON]; var resourceVersion: UInt64; var continueToken: String?; var remaining: Int? }
 
     func list(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, limit: Int?,
-              continueToken: String?) throws(APIError) -> ListResult {
+              continueToken: String?) throws(StatusError) -> ListResult {
         lock.lock()
         defer { lock.unlock() }
         var startAfter: String?
@@ -67,9 +67,9 @@ final class Store: @unchecked Sendable {
         if let token = continueToken, !token.isEmpty {
             guard let data = Data(base64Encoded: token), let t = try? JSON.parse(Array(data)),
                   let k = t["start"]?.stringValue, let rv = t["rv"]?.intValue
-            else { throw APIError.badRequest("continue key is not valid: illegal base64 data") }
+            else { throw StatusError.badRequest("continue key is not valid: illegal base64 data") }
             if UInt64(rv) < compactedRV {
-                throw APIError(code: 410, reason: "Expired",
+                throw StatusError(code: 410, reason: "Expired",
                                message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
             }
             startAfter = k
@@ -135,22 +135,22 @@ final class Store: @unchecked Sendable {
         return f.string(from: Date())
     }
 
-    private func ensureNamespace(_ r: ResourceInfo, _ namespace: String) throws(APIError) {
+    private func ensureNamespace(_ r: ResourceInfo, _ namespace: String) throws(StatusError) {
         guard r.namespaced else { return }
         guard objects["namespaces"]?[namespace] != nil else {
-            throw APIError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
+            throw StatusError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
                            details: ["name": .string(namespace), "kind": "namespaces"])
         }
     }
 
-    func create(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool = false) throws(APIError) -> JSON {
+    func create(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool = false) throws(StatusError) -> JSON {
         lock.lock()
         defer { lock.unlock() }
         return try createLocked(r, namespace: namespace, body: body, strict: strict)
     }
 
-    private func createLocked(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool) throws(APIError) -> JSON {
-        guard case .object = body else { throw APIError.badRequest("the body of the request must be a JSON object") }
+    private func createLocked(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool) throws(StatusError) -> JSON {
+        guard case .object = body else { throw StatusError.badRequest("the body of the request must be a JSON object") }
         var o = body
         var name = o["metadata"]?["name"]?.stringValue ?? ""
         if name.isEmpty, let prefix = o["metadata"]?["generateName"]?.stringValue, !prefix.isEmpty {
@@ -158,13 +158,13 @@ final class Store: @unchecked Sendable {
             name = prefix + String((0..<5).map { _ in alphabet.randomElement()! })
         }
         if name.isEmpty {
-            throw APIError.invalid(kind: r.kind, group: r.group, name: "", causes: [
+            throw StatusError.invalid(kind: r.kind, group: r.group, name: "", causes: [
                 .init(type: "FieldValueRequired", field: "metadata.name", message: "Required value: name or generateName is required"),
             ])
         }
         if r.namespaced {
             if let bodyNS = o["metadata"]?["namespace"]?.stringValue, !bodyNS.isEmpty, bodyNS != namespace {
-                throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+                throw StatusError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             try ensureNamespace(r, namespace)
         }
@@ -192,7 +192,7 @@ final class Store: @unchecked Sendable {
 
     /// Replaces an object (PUT), or its status with `subresource == "status"`.
     func update(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
-                strict: Bool = false) throws(APIError) -> JSON {
+                strict: Bool = false) throws(StatusError) -> JSON {
         lock.lock()
         defer { lock.unlock() }
         return try updateLocked(r, namespace: namespace, name: name, body: body, subresource: subresource, strict: strict)
@@ -200,7 +200,7 @@ final class Store: @unchecked Sendable {
 
     /// Read-modify-write under the lock (patch): `transform` gets the current object (nil if absent).
     func modify(_ r: ResourceInfo, namespace: String, name: String, subresource: String?, createIfAbsent: Bool, strict: Bool = false,
-                _ transform: (JSON?) throws(APIError) -> JSON) throws(APIError) -> (object: JSON, created: Bool) {
+                _ transform: (JSON?) throws(StatusError) -> JSON) throws(StatusError) -> (object: JSON, created: Bool) {
         lock.lock()
         defer { lock.unlock() }
         let key = Store.key(r.namespaced ? namespace : "", name)
@@ -218,18 +218,18 @@ final class Store: @unchecked Sendable {
     }
 
     private func updateLocked(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
-                              strict: Bool) throws(APIError) -> JSON {
-        guard case .object = body else { throw APIError.badRequest("the body of the request must be a JSON object") }
+                              strict: Bool) throws(StatusError) -> JSON {
+        guard case .object = body else { throw StatusError.badRequest("the body of the request must be a JSON object") }
         let key = Store.key(r.namespaced ? namespace : "", name)
         guard let old = objects[r.storageKey]?[key] else { throw .notFound(r, name) }
         if let bodyName = body["metadata"]?["name"]?.stringValue, bodyName != name {
-            throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+            throw StatusError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
         let oldRV = old["metadata"]?["resourceVersion"]?.stringValue ?? ""
         let givenRV = body["metadata"]?["resourceVersion"]?.stringValue ?? ""
         if givenRV.isEmpty {
             if r.isCustom {
-                throw APIError.invalid(kind: r.kind, group: r.group, name: name, causes: [
+                throw StatusError.invalid(kind: r.kind, group: r.group, name: name, causes: [
                     .init(type: "FieldValueInvalid", field: "metadata.resourceVersion",
                           message: "Invalid value: 0x0: must be specified for an update"),
                 ])
@@ -255,7 +255,7 @@ final class Store: @unchecked Sendable {
                 let oldF = Set((old["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue))
                 let newF = (new["metadata"]?["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue)
                 if let added = newF.first(where: { !oldF.contains($0) }) {
-                    throw APIError.invalid(kind: r.kind, group: r.group, name: name, causes: [
+                    throw StatusError.invalid(kind: r.kind, group: r.group, name: name, causes: [
                         .init(type: "FieldValueForbidden", field: "metadata.finalizers",
                               message: "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{\"\(added)\"}"),
                     ])
@@ -294,7 +294,7 @@ final class Store: @unchecked Sendable {
 
     enum DeleteOutcome { case deleted(JSON), pending(JSON) }
 
-    func delete(_ r: ResourceInfo, namespace: String, name: String, preconditions: JSON?) throws(APIError) -> DeleteOutcome {
+    func delete(_ r: ResourceInfo, namespace: String, name: String, preconditions: JSON?) throws(StatusError) -> DeleteOutcome {
         lock.lock()
         defer { lock.unlock() }
         let key = Store.key(r.namespaced ? namespace : "", name)
@@ -338,12 +338,12 @@ final class Store: @unchecked Sendable {
                         fieldSelector: fields, sink: sink)
         if let rvText = resourceVersion, !rvText.isEmpty, rvText != "0" {
             guard let from = UInt64(rvText) else {
-                sink(.event(type: "ERROR", object: APIError.badRequest("invalid resource version: \(rvText)").status))
+                sink(.event(type: "ERROR", object: StatusError.badRequest("invalid resource version: \(rvText)").status))
                 sink(.close)
                 return nil
             }
             if from < compactedRV {
-                sink(.event(type: "ERROR", object: APIError.expired(from, compactedRV + 1).status))
+                sink(.event(type: "ERROR", object: StatusError.expired(from, compactedRV + 1).status))
                 sink(.close)
                 return nil
             }
@@ -378,7 +378,7 @@ final class Store: @unchecked Sendable {
         withLock {
             let all = watchers.values
             for w in all {
-                if expire { w.sink(.event(type: "ERROR", object: APIError.expired(currentRV, currentRV).status)) }
+                if expire { w.sink(.event(type: "ERROR", object: StatusError.expired(currentRV, currentRV).status)) }
                 w.sink(.close)
             }
             watchers.removeAll()
@@ -391,7 +391,7 @@ final class Store: @unchecked Sendable {
 
     // MARK: admission and side effects (called under the lock)
 
-    private func admit(_ r: ResourceInfo, old: JSON?, new: inout JSON, strict: Bool) throws(APIError) {
+    private func admit(_ r: ResourceInfo, old: JSON?, new: inout JSON, strict: Bool) throws(StatusError) {
         if r.group.isEmpty, r.plural == "nodes" { try NodeValidation.admit(old: old, new: &new) }
         if r.isCustom, let schema = r.schema { try SchemaValidation.admit(r, schema: schema, object: &new, strict: strict) }
         if r.plural == "customresourcedefinitions" { try CRDSupport.admit(old: old, new: &new) }
