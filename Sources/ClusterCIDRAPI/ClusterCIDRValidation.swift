@@ -130,7 +130,7 @@ struct ClusterCIDRValidator {
         case .greaterThan?, .lessThan?:
             if values.count != 1 {
                 fail("\(field).values", "Required value: must be specified single value when `operator` is 'Lt' or 'Gt'")
-            } else if Int64(values[0]) == nil {
+            } else if !LabelSyntax.isSmallInteger(values[0]) {
                 fail("\(field).values[0]", "Invalid value: \"\(values[0])\": must be an integer when `operator` is 'Lt' or 'Gt'")
             }
         case nil:
@@ -181,6 +181,13 @@ enum LabelSyntax {
             return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc')"
         }
         return nil
+    }
+
+    /// An optional "-" and 1 to 18 digits: the integers Gt and Lt compare (the CRD's rule
+    /// is the same, so admission and this validator agree).
+    static func isSmallInteger(_ text: String) -> Bool {
+        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        return (1...18).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     /// Why `text` is not a DNS-1123 subdomain, nil when it is one.
