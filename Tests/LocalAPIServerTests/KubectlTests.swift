@@ -1,0 +1,222 @@
+import Foundation
+import LocalAPIServer
+import Testing
+
+/// Runs the real kubectl against a server with its own kubeconfig and KUBECACHEDIR.
+struct Kubectl {
+    static let path = "/usr/bin/kubectl"
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: path) }
+    let dir: URL
+    let kubeconfig: URL
+
+    init(kubeconfig text: String) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("cache"), withIntermediateDirectories: true)
+        kubeconfig = dir.appendingPathComponent("kubeconfig")
+        try text.write(to: kubeconfig, atomically: true, encoding: .utf8)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(at: dir) }
+
+    func file(_ name: String, _ text: String) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func start(_ args: [String]) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Kubectl.path)
+        p.arguments = ["--kubeconfig", kubeconfig.path] + args
+        var env = ProcessInfo.processInfo.environment
+        env["KUBECACHEDIR"] = dir.appendingPathComponent("cache").path
+        env["KUBECONFIG"] = kubeconfig.path
+        p.environment = env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        return (p, out)
+    }
+
+    /// Runs kubectl to completion; returns exit status and combined output.
+    func run(_ args: String...) throws -> (Int32, String) {
+        let (p, out) = try start(args)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Reads a running process's output until it contains `needle` (or the process ends).
+func readUntil(_ pipe: Pipe, contains needle: String) -> String {
+    var text = ""
+    while !text.contains(needle) {
+        let d = pipe.fileHandleForReading.availableData
+        if d.isEmpty { break }
+        text += String(decoding: d, as: UTF8.self)
+    }
+    return text
+}
+
+let crdYAML = """
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata:
+      name: widgets.example.com
+    spec:
+      group: example.com
+      scope: Cluster
+      names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wg]}
+      versions:
+      - name: v1
+        served: true
+        storage: true
+        subresources: {status: {}}
+        additionalPrinterColumns:
+        - {name: Size, type: integer, jsonPath: .spec.size}
+        - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+        schema:
+          openAPIV3Schema:
+            type: object
+            properties:
+              spec:
+                type: object
+                properties:
+                  size: {type: integer, minimum: 1}
+    """
+
+let nodeYAML = """
+    apiVersion: v1
+    kind: Node
+    metadata: {name: n1, labels: {node-role.kubernetes.io/control-plane: ""}}
+    status:
+      conditions: [{type: Ready, status: "True"}]
+      addresses: [{type: InternalIP, address: 10.0.0.5}]
+      nodeInfo: {kubeletVersion: v1.32.2, osImage: Debian, kernelVersion: "6.1", containerRuntimeVersion: "containerd://1.7"}
+    """
+
+@Suite(.serialized) struct KubectlTests {
+    @Test func crdCustomResourcesAndPrinterColumns() async throws {
+        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
+        try await withServer { s in
+            let k = try Kubectl(kubeconfig: s.kubeconfig())
+            defer { k.cleanup() }
+            let crd = try k.file("crd.yaml", crdYAML)
+            var r = try k.run("apply", "-f", crd)
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=20s")
+            #expect(r.0 == 0, "\(r.1)")
+            #expect(r.1.contains("condition met"))
+            let w = try k.file("w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w1}\nspec: {size: 3}\n")
+            r = try k.run("apply", "-f", w)
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("get", "wg")
+            #expect(r.0 == 0, "\(r.1)")
+            let lines = r.1.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
+            #expect(lines.first == ["NAME", "SIZE", "AGE"])
+            #expect(lines.dropFirst().first?.prefix(2) == ["w1", "3"])
+            let bad = try k.file("bad.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0, nope: 1}\n")
+            r = try k.run("create", "-f", bad)
+            #expect(r.0 != 0)
+            #expect(r.1.contains("unknown field \"spec.nope\""), "\(r.1)")
+        }
+    }
+
+    @Test func nodesWideLabelPatchReplaceConflict() async throws {
+        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
+        try await withServer { s in
+            let k = try Kubectl(kubeconfig: s.kubeconfig())
+            defer { k.cleanup() }
+            var r = try k.run("create", "-f", try k.file("node.yaml", nodeYAML))
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("get", "nodes", "-o", "wide")
+            #expect(r.1.contains("INTERNAL-IP"), "\(r.1)")
+            #expect(r.1.contains("CONTAINER-RUNTIME"))
+            let row = r.1.split(separator: "\n").dropFirst().first?.split(separator: " ").map(String.init) ?? []
+            #expect(row.first == "n1")
+            #expect(row.contains("Ready") && row.contains("control-plane") && row.contains("10.0.0.5"), "\(row)")
+            r = try k.run("label", "node", "n1", "zone=a")
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("patch", "node", "n1", "--type", "merge", "-p", #"{"metadata":{"labels":{"x":"y"}}}"#)
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("patch", "node", "n1", "--type", "json", "-p", #"[{"op":"add","path":"/metadata/labels/j","value":"k"}]"#)
+            #expect(r.0 == 0, "\(r.1)")
+            let labels = try s.request("GET", "/api/v1/nodes/n1").json["metadata"]?["labels"]
+            #expect(labels?["zone"] == "a" && labels?["x"] == "y" && labels?["j"] == "k")
+            let stale = try k.run("get", "node", "n1", "-o", "json")
+            let stalePath = try k.file("stale.json", stale.1)
+            _ = try k.run("label", "node", "n1", "more=1")
+            r = try k.run("replace", "-f", stalePath)
+            #expect(r.0 != 0)
+            #expect(r.1.contains("Conflict"), "\(r.1)")
+        }
+    }
+
+    @Test func deleteWaitsForFinalizerAndGetWatch() async throws {
+        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
+        try await withServer { s in
+            let k = try Kubectl(kubeconfig: s.kubeconfig())
+            defer { k.cleanup() }
+            _ = try s.request("POST", "/api/v1/namespaces/default/configmaps", ["metadata": ["name": "held", "finalizers": ["example.com/hold"]]])
+            let (del, delOut) = try k.start(["delete", "configmap", "held", "--timeout=30s"])
+            // kubectl prints "deleted" once the server set deletionTimestamp, then waits for the object to go.
+            let printed = readUntil(delOut, contains: "deleted")
+            #expect(printed.contains("configmap \"held\" deleted"), "\(printed)")
+            #expect(del.isRunning)
+            _ = try s.request("PATCH", "/api/v1/namespaces/default/configmaps/held", ["metadata": ["finalizers": nil]],
+                              contentType: "application/merge-patch+json")
+            del.waitUntilExit()
+            #expect(del.terminationStatus == 0)
+            #expect(try s.request("GET", "/api/v1/namespaces/default/configmaps/held").status == 404)
+
+            _ = try s.request("POST", "/api/v1/nodes", node("w1"))
+            let (watch, watchOut) = try k.start(["get", "nodes", "-w"])
+            let header = readUntil(watchOut, contains: "w1")
+            #expect(header.contains("NAME"), "\(header)")
+            _ = try s.request("POST", "/api/v1/nodes", node("w2"))
+            let more = readUntil(watchOut, contains: "w2")
+            #expect(more.contains("w2"), "\(more)")
+            watch.terminate()
+            watch.waitUntilExit()
+        }
+    }
+
+    @Test func httpsWithClientCertificateAndRefusalWithout() async throws {
+        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
+        try await withServer(.init(tls: true)) { s in
+            let config = s.kubeconfig(name: "kind")
+            #expect(config.contains("certificate-authority-data:"))
+            #expect(config.contains("client-certificate-data:"))
+            #expect(config.contains("client-key-data:"))
+            #expect(config.contains("current-context: kind-kind"))
+            let k = try Kubectl(kubeconfig: config)
+            defer { k.cleanup() }
+            var r = try k.run("get", "namespaces")
+            #expect(r.0 == 0, "\(r.1)")
+            #expect(r.1.contains("kube-system"))
+            // Same CA, no client certificate (and a token the server does not know): the server answers 401.
+            let ca = Data(try #require(s.certificates).caPEM.utf8).base64EncodedString()
+            let anonymous = """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - cluster: {certificate-authority-data: \(ca), server: "\(s.url)"}
+                  name: c
+                users:
+                - name: u
+                  user: {token: not-a-known-token}
+                contexts:
+                - context: {cluster: c, user: u}
+                  name: x
+                current-context: x
+                """
+            let k2 = try Kubectl(kubeconfig: anonymous + "\n")
+            defer { k2.cleanup() }
+            r = try k2.run("get", "namespaces")
+            #expect(r.0 != 0)
+            #expect(r.1.contains("the server has asked for the client to provide credentials"), "\(r.1)")  // kubectl's text for a 401
+        }
+    }
+}
