@@ -97,12 +97,22 @@ let nodeYAML = """
       nodeInfo: {kubeletVersion: v1.32.2, osImage: Debian, kernelVersion: "6.1", containerRuntimeVersion: "containerd://1.7"}
     """
 
+/// Runs `body` with a fresh server and a kubectl bound to its kind-shaped kubeconfig; skips (printing why) without kubectl.
+func withKubectl(_ config: LocalAPIServer.Configuration = .init(), _ body: (LocalAPIServer, Kubectl) async throws -> Void) async throws {
+    guard Kubectl.available else {
+        print("skipping: kubectl not found at \(Kubectl.path)")
+        return
+    }
+    try await withServer(config) { s in
+        let k = try Kubectl(kubeconfig: s.kubeconfig(name: "kind"))
+        defer { k.cleanup() }
+        try await body(s, k)
+    }
+}
+
 @Suite(.serialized) struct KubectlTests {
     @Test func crdCustomResourcesAndPrinterColumns() async throws {
-        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
-        try await withServer { s in
-            let k = try Kubectl(kubeconfig: s.kubeconfig())
-            defer { k.cleanup() }
+        try await withKubectl { s, k in
             let crd = try k.file("crd.yaml", crdYAML)
             var r = try k.run("apply", "-f", crd)
             #expect(r.0 == 0, "\(r.1)")
@@ -125,10 +135,7 @@ let nodeYAML = """
     }
 
     @Test func nodesWideLabelPatchReplaceConflict() async throws {
-        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
-        try await withServer { s in
-            let k = try Kubectl(kubeconfig: s.kubeconfig())
-            defer { k.cleanup() }
+        try await withKubectl { s, k in
             var r = try k.run("create", "-f", try k.file("node.yaml", nodeYAML))
             #expect(r.0 == 0, "\(r.1)")
             r = try k.run("get", "nodes", "-o", "wide")
@@ -155,10 +162,7 @@ let nodeYAML = """
     }
 
     @Test func deleteWaitsForFinalizerAndGetWatch() async throws {
-        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
-        try await withServer { s in
-            let k = try Kubectl(kubeconfig: s.kubeconfig())
-            defer { k.cleanup() }
+        try await withKubectl { s, k in
             _ = try s.request("POST", "/api/v1/namespaces/default/configmaps", ["metadata": ["name": "held", "finalizers": ["example.com/hold"]]])
             let (del, delOut) = try k.start(["delete", "configmap", "held", "--timeout=30s"])
             // kubectl prints "deleted" once the server set deletionTimestamp, then waits for the object to go.
@@ -184,15 +188,12 @@ let nodeYAML = """
     }
 
     @Test func httpsWithClientCertificateAndRefusalWithout() async throws {
-        guard Kubectl.available else { print("skipping: kubectl not found at \(Kubectl.path)"); return }
-        try await withServer(.init(tls: true)) { s in
+        try await withKubectl(.init(tls: true)) { s, k in
             let config = s.kubeconfig(name: "kind")
             #expect(config.contains("certificate-authority-data:"))
             #expect(config.contains("client-certificate-data:"))
             #expect(config.contains("client-key-data:"))
             #expect(config.contains("current-context: kind-kind"))
-            let k = try Kubectl(kubeconfig: config)
-            defer { k.cleanup() }
             var r = try k.run("get", "namespaces")
             #expect(r.0 == 0, "\(r.1)")
             #expect(r.1.contains("kube-system"))
