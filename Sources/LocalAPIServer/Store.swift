@@ -129,10 +129,13 @@ final class Store: @unchecked Sendable {
         }
     }
 
+    /// RFC 3339 seconds, as Kubernetes writes timestamps. Formatting by hand: a DateFormatter per call costs more than a write.
     static func now() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: Date())
+        var t = time_t(Date().timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))Z"
     }
 
     private func ensureNamespace(_ r: ResourceInfo, _ namespace: String) throws(StatusError) {
