@@ -1,4 +1,5 @@
 import KubeClient
+import MultiCIDR
 
 /// What the controller reports about a ClusterCIDR (status subresource; an addition to the
 /// reference API, which has no status).
@@ -95,4 +96,29 @@ public enum ClusterCIDRConditionType: String, Sendable, Hashable, CaseIterable {
     case terminating = "Terminating"
     /// The spec is invalid; the message lists the problems.
     case invalid = "Invalid"
+}
+
+extension ClusterCIDRFamilyStatus {
+    /// The status of one engine pool family with `allocated` node ranges in use.
+    public init(_ family: PoolFamily, allocated: UInt128) {
+        self.init(cidr: family.prefix.description, perNodeHostBits: Int32(family.nodeHostBits), total: family.capacity, allocated: allocated)
+    }
+}
+
+/// Reasons the controller writes on ClusterCIDR conditions (CamelCase, stable for alerting).
+public enum ClusterCIDRConditionReason {
+    /// Ready=True: the pool is registered and allocates.
+    public static let poolRegistered = "PoolRegistered"
+    /// Ready=False, Invalid=True: the spec failed validation.
+    public static let invalidSpec = "InvalidSpec"
+    /// Invalid=False: the spec is valid.
+    public static let validSpec = "ValidSpec"
+    /// Exhausted=True: a family has no free node range.
+    public static let noFreeRanges = "NoFreeRanges"
+    /// Exhausted=False: every family has free node ranges.
+    public static let rangesFree = "RangesFree"
+    /// Terminating=True / Ready=False: deletion waits for nodes to release their ranges.
+    public static let waitingForNodes = "WaitingForNodes"
+    /// Terminating=False: the object is not being deleted.
+    public static let notTerminating = "NotTerminating"
 }

@@ -1,6 +1,7 @@
 import ClusterCIDRAPI
 import Foundation
 import KubeClient
+import MultiCIDR
 import Testing
 
 @Test func familyStatusCountsBeyond64Bits() throws {
@@ -41,4 +42,14 @@ import Testing
     let decodedList = try JSONDecoder().decode(ClusterCIDRList.self, from: JSONEncoder().encode(list))
     #expect(decodedList.kind == "ClusterCIDRList")
     #expect(decodedList.items == [object])
+}
+
+@Test func familyStatusFromAnEnginePool() throws {
+    let pool = try ClusterCIDR(name: "split", spec: ClusterCIDRSpec(perNodeHostBits: 8, perNodeHostBitsIPv6: 64, ipv4: "10.0.0.1/16", ipv6: "2001:db8::/32")).poolDefinition()
+    let ipv4 = ClusterCIDRFamilyStatus(try #require(pool.ipv4), allocated: 2)
+    #expect(ipv4 == ClusterCIDRFamilyStatus(cidr: "10.0.0.0/16", perNodeHostBits: 8, total: "256", allocated: "2", free: "254"))
+    let ipv6 = ClusterCIDRFamilyStatus(try #require(pool.ipv6), allocated: 2)
+    #expect(ipv6.total == "4294967296")
+    #expect(ipv6.perNodeHostBits == 64)
+    #expect(ClusterCIDRStatus(ipv4: ipv4, ipv6: ipv6, nodes: 2).usage == "2/256")
 }
