@@ -60,7 +60,8 @@ enum Reply: Sendable {
 /// Writes the chunks of one streaming response; safe from any thread.
 final class StreamWriter: @unchecked Sendable {
     private let channel: any Channel
-    private let lock = NSLock()
+    // Recursive: a write can close the channel synchronously, and closing ends the stream on this same thread.
+    private let lock = NSRecursiveLock()
     private var finished = false
     private var cleanups: [@Sendable () -> Void] = []
     let keepAlive: Bool
