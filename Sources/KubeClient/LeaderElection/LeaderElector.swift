@@ -1,0 +1,201 @@
+import Foundation
+
+/// MicroTime / Time formatting as the API server writes it.
+enum KubeTime {
+    static func micro(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        // Kubernetes MicroTime has six fractional digits; three are accepted as well.
+        return formatter.string(from: date)
+    }
+
+    static func seconds(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    static func parse(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}
+
+/// Lease-based leader election with client-go's semantics.
+public struct LeaderElectionConfiguration: Sendable {
+    public var namespace: String
+    public var name: String
+    public var identity: String
+    /// How long a lease is valid after its last renewal, as judged by other candidates.
+    public var leaseDuration: Duration
+    /// A leader that has not renewed for this long stops leading (must be < leaseDuration).
+    public var renewDeadline: Duration
+    /// Time between attempts to acquire or renew.
+    public var retryPeriod: Duration
+    /// Give the lease up (holder cleared) when leading ends by cancellation.
+    public var releaseOnCancel: Bool
+
+    public init(namespace: String, name: String, identity: String, leaseDuration: Duration = .seconds(15),
+                renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2), releaseOnCancel: Bool = true) {
+        self.namespace = namespace
+        self.name = name
+        self.identity = identity
+        self.leaseDuration = leaseDuration
+        self.renewDeadline = renewDeadline
+        self.retryPeriod = retryPeriod
+        self.releaseOnCancel = releaseOnCancel
+    }
+}
+
+/// Why leading ended.
+public enum LeadershipEnd: Sendable, Hashable {
+    /// The caller cancelled (shutdown); the lease was released if configured.
+    case cancelled
+    /// Renewals failed for longer than the renew deadline: another candidate may take over.
+    case lostLease
+}
+
+/// Acquires a Lease and keeps renewing it; runs `lead` while holding it.
+public final class LeaderElector: Sendable {
+    public let configuration: LeaderElectionConfiguration
+    private let client: KubernetesClient
+    private let onNewLeader: @Sendable (String) -> Void
+    private let observed = ObservedState()
+
+    private final class ObservedState: @unchecked Sendable {
+        let lock = NSLock()
+        var record: Lease.Spec?
+        var resourceVersion: String?
+        /// Local clock time when the record last changed (client-go's observedTime).
+        var observedAt: ContinuousClock.Instant?
+        var leader: String?
+        var isLeader = false
+    }
+
+    public init(client: KubernetesClient, configuration: LeaderElectionConfiguration,
+                onNewLeader: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.client = client
+        self.configuration = configuration
+        self.onNewLeader = onNewLeader
+    }
+
+    /// True while this process holds the lease.
+    public var isLeader: Bool { observed.lock.withLock { observed.isLeader } }
+
+    /// Blocks until the lease is acquired, runs `lead` (cancelled when the lease is lost),
+    /// and returns why leading ended. Cancelling the calling task ends leading and releases
+    /// the lease when `releaseOnCancel` is set.
+    public func run(lead: @escaping @Sendable () async -> Void) async -> LeadershipEnd {
+        // Acquire.
+        while !Task.isCancelled {
+            if await tryAcquireOrRenew() { break }
+            try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
+        }
+        if Task.isCancelled { return .cancelled }
+        observed.lock.withLock { observed.isLeader = true }
+        let work = Task { await lead() }
+        // Renew until cancelled or the renew deadline passes without a successful renewal.
+        var lastRenewal = ContinuousClock.now
+        var end = LeadershipEnd.cancelled
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.retryPeriod)
+            if Task.isCancelled { break }
+            if await tryAcquireOrRenew() {
+                lastRenewal = .now
+            } else if lastRenewal.duration(to: .now) >= configuration.renewDeadline {
+                end = .lostLease
+                break
+            }
+        }
+        // Stop writing before anyone else can start: the work ends before we return, and
+        // renewDeadline < leaseDuration keeps others out until then.
+        observed.lock.withLock { observed.isLeader = false }
+        work.cancel()
+        await work.value
+        if end == .cancelled && configuration.releaseOnCancel {
+            // A fresh task: the caller's cancellation must not cancel the release itself.
+            await Task { await self.release() }.value
+        }
+        return end
+    }
+
+    private func now() -> String { KubeTime.micro(Date()) }
+
+    /// One attempt; true when this process holds the lease afterwards.
+    func tryAcquireOrRenew() async -> Bool {
+        let leaseSeconds = Int(configuration.leaseDuration.components.seconds)
+        let current: Lease
+        do {
+            current = try await client.get(.leases, namespace: configuration.namespace, name: configuration.name, as: Lease.self)
+        } catch let error as APIError where error.isNotFound {
+            let lease = Lease(metadata: ObjectMeta(name: configuration.name, namespace: configuration.namespace),
+                              spec: Lease.Spec(holderIdentity: configuration.identity, leaseDurationSeconds: leaseSeconds,
+                                               acquireTime: now(), renewTime: now(), leaseTransitions: 0))
+            do {
+                let created = try await client.create(.leases, namespace: configuration.namespace, lease)
+                observe(created)
+                return true
+            } catch {
+                return false
+            }
+        } catch {
+            return false
+        }
+        observe(current)
+        let spec = current.spec ?? Lease.Spec()
+        let holder = spec.holderIdentity ?? ""
+        let (observedAt, isLeader) = observed.lock.withLock { (observed.observedAt, observed.isLeader) }
+        let duration = spec.leaseDurationSeconds.map { Duration.seconds($0) } ?? configuration.leaseDuration
+        if !holder.isEmpty && holder != configuration.identity, let observedAt, observedAt.duration(to: .now) < duration {
+            return false
+        }
+        var updated = current
+        var newSpec = spec
+        if !isLeader {
+            // Taking the lease (from another holder, a released lease, or after a restart).
+            newSpec.acquireTime = now()
+            newSpec.leaseTransitions = (spec.leaseTransitions ?? 0) + 1
+        }
+        newSpec.holderIdentity = configuration.identity
+        newSpec.leaseDurationSeconds = leaseSeconds
+        newSpec.renewTime = now()
+        updated.spec = newSpec
+        do {
+            let written = try await client.update(.leases, namespace: configuration.namespace, name: configuration.name, updated)
+            observe(written)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    private func observe(_ lease: Lease) {
+        let holder = lease.spec?.holderIdentity ?? ""
+        let changed: Bool = observed.lock.withLock {
+            let changed = observed.record != lease.spec
+            if changed {
+                observed.record = lease.spec
+                observed.observedAt = .now
+            }
+            observed.resourceVersion = lease.metadata.resourceVersion
+            let newLeader = !holder.isEmpty && holder != observed.leader
+            if newLeader { observed.leader = holder }
+            return newLeader
+        }
+        if changed { onNewLeader(holder) }
+    }
+
+    /// Clears the holder so a standby can take over at its next retry.
+    private func release() async {
+        guard var lease = try? await client.get(.leases, namespace: configuration.namespace, name: configuration.name, as: Lease.self),
+              lease.spec?.holderIdentity == configuration.identity else { return }
+        lease.spec?.holderIdentity = ""
+        lease.spec?.leaseDurationSeconds = 1
+        lease.spec?.renewTime = now()
+        _ = try? await client.update(.leases, namespace: configuration.namespace, name: configuration.name, lease)
+    }
+}
