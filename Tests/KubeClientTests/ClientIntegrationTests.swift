@@ -121,6 +121,36 @@ struct ConfigMap: KubernetesObject, Hashable {
         }
     }
 
+    @Test func tlsServerNameIsVerifiedInsteadOfTheHost() async throws {
+        try await withServer(LocalAPIServer.Configuration(tls: true)) { _, client in
+            // The server certificate names 127.0.0.1, ::1 and localhost.
+            var named = client.configuration
+            named.tls.serverName = "localhost"
+            let ok = KubernetesClient(configuration: named, qps: 0)
+            defer { ok.shutdown() }
+            let _: ListPage<Node> = try await ok.list(.nodes)
+            var wrong = client.configuration
+            wrong.tls.serverName = "not-the-server.example"
+            let refused = KubernetesClient(configuration: wrong, qps: 0)
+            defer { refused.shutdown() }
+            let error = await #expect(throws: TransportError.self) { let _: ListPage<Node> = try await refused.list(.nodes) }
+            #expect(error?.kind == .tls)
+        }
+    }
+
+    @Test func rotatedTokenFileIsReadAgainAfter401() async throws {
+        try await withServer(LocalAPIServer.Configuration(bearerTokens: ["new-token"])) { server, _ in
+            let tokenFile = try writeTemporary("old-token\n", name: "token")
+            let client = KubernetesClient(configuration: ClientConfiguration(server: server.url, credentials: .tokenFile(tokenFile)), qps: 0)
+            defer { client.shutdown() }
+            let refused = await #expect(throws: APIError.self) { let _: ListPage<Node> = try await client.list(.nodes) }
+            #expect(refused?.isUnauthorized == true)
+            // The kubelet rotates the projected token; the client must pick it up.
+            try "new-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let _: ListPage<Node> = try await client.list(.nodes)
+        }
+    }
+
     @Test func execPluginSuppliesTheToken() async throws {
         try await withServer(LocalAPIServer.Configuration(bearerTokens: ["from-plugin"])) { server, _ in
             let counter = try writeTemporary("", name: "calls")
