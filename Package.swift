@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure allocation engine: standard library only.
@@ -62,13 +64,25 @@ let package = Package(
         ),
         .executableTarget(
             name: "NodeIPAMController",
-            dependencies: ["ClusterCIDRAPI", "KubeClient", "MultiCIDR"],
+            dependencies: [
+                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "LocalAPIServer",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "MultiCIDRTests", dependencies: ["MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "ClusterCIDRAPITests", dependencies: ["ClusterCIDRAPI", "MultiCIDR", "KubeClient"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LocalAPIServer"], swiftSettings: strict),
+        // Helpers shared by the test targets (servers, temporary files, awaiting callbacks).
+        .target(name: "TestSupport", dependencies: ["KubeClient", "LocalAPIServer"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LocalAPIServer", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "NodeIPAMControllerTests", dependencies: ["NodeIPAMController", "LocalAPIServer", "KubeClient", "ClusterCIDRAPI", "MultiCIDR", "TestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer"], swiftSettings: strict),
     ]
 )

@@ -109,3 +109,5 @@ public struct ClusterCIDRList: Codable, Sendable, Hashable {
         items = try container.decodeIfPresent([ClusterCIDR].self, forKey: .items) ?? []
     }
 }
+
+extension ClusterCIDR: KubernetesObject {}

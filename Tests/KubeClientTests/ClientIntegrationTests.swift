@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import KubeClient
 import LocalAPIServer
+import TestSupport
 
 struct ConfigMap: KubernetesObject, Hashable {
     var apiVersion: String? = "v1"

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import KubeClient
 import LocalAPIServer
+import TestSupport
 
 /// Projection kept by the informer in these tests.
 struct NodeView: Sendable, Hashable {

@@ -66,7 +66,7 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Builds the error for a non-2xx response; bodies that are not a Status are quoted.
-    static func from(_ response: HTTPResponse, request: String) -> APIError {
+    public static func from(_ response: HTTPResponse, request: String) -> APIError {
         if let status = try? JSONDecoder().decode(APIStatus.self, from: response.body), status.kind == "Status" || status.reason != nil {
             return APIError(statusCode: response.status, status: status, request: request)
         }

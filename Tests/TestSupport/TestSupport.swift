@@ -3,7 +3,7 @@ import KubeClient
 import LocalAPIServer
 
 /// Starts a LocalAPIServer, hands a client for it to `body`, stops both afterwards.
-func withServer<R>(_ configuration: LocalAPIServer.Configuration = .init(), qps: Double = 0, burst: Int = 100,
+public func withServer<R>(_ configuration: LocalAPIServer.Configuration = .init(), qps: Double = 0, burst: Int = 100,
                    _ body: (LocalAPIServer, KubernetesClient) async throws -> R) async throws -> R {
     let server = try await LocalAPIServer.start(configuration)
     let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
@@ -20,7 +20,7 @@ func withServer<R>(_ configuration: LocalAPIServer.Configuration = .init(), qps:
     }
 }
 
-func writeTemporary(_ text: String, name: String, executable: Bool = false) throws -> String {
+public func writeTemporary(_ text: String, name: String, executable: Bool = false) throws -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubeclient-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent(name).path
@@ -30,13 +30,14 @@ func writeTemporary(_ text: String, name: String, executable: Bool = false) thro
 }
 
 /// Collects values pushed from callbacks and lets a test await the next one that matches.
-final class Collector<Value: Sendable>: @unchecked Sendable {
+public final class Collector<Value: Sendable>: @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var values: [Value] = []
     private var consumed = 0
     private var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
 
-    func push(_ value: Value) {
+    public func push(_ value: Value) {
         let toResume: [CheckedContinuation<Void, Never>] = lock.withLock {
             values.append(value)
             defer { waiters.removeAll() }
@@ -45,7 +46,7 @@ final class Collector<Value: Sendable>: @unchecked Sendable {
         for waiter in toResume { waiter.resume() }
     }
 
-    var all: [Value] { lock.withLock { values } }
+    public var all: [Value] { lock.withLock { values } }
 
     private func take(_ predicate: (Value) -> Bool) -> Value? {
         lock.withLock {
@@ -60,7 +61,7 @@ final class Collector<Value: Sendable>: @unchecked Sendable {
 
     /// Waits for the next value matching `predicate`; `timeout` is a safety net so a broken
     /// build fails instead of hanging, not a synchronisation.
-    func next(timeout: Duration = .seconds(30), where predicate: @escaping @Sendable (Value) -> Bool) async throws -> Value {
+    public func next(timeout: Duration = .seconds(30), where predicate: @escaping @Sendable (Value) -> Bool) async throws -> Value {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
             if let value = take(predicate) { return value }
@@ -87,5 +88,5 @@ final class Collector<Value: Sendable>: @unchecked Sendable {
         waiter?.resume()
     }
 
-    struct TimedOut: Error {}
+    public struct TimedOut: Error {}
 }

@@ -1,0 +1,45 @@
+import KubeClient
+
+/// What the controller reports to metrics; `IPAMMetrics` implements it for /metrics.
+protocol ControllerMetrics: Sendable {
+    func poolFamily(name: String, cidr: String, maxCIDRs: UInt128, occupied: UInt128, free: UInt128)
+    func allocated(name: String, cidr: String, count: Int)
+    func released(name: String, cidr: String, count: Int)
+    func allocationTries(name: String, cidr: String, tries: Int)
+    func removePool(name: String)
+    func setPendingNodes(_ count: Int)
+    func observeAllocationLatency(seconds: Double)
+    func setLeader(_ leader: Bool)
+    func eventRecorded(type: String, reason: String)
+}
+
+/// Metrics that go nowhere (tests that do not look at metrics).
+struct NoMetrics: ControllerMetrics {
+    func poolFamily(name: String, cidr: String, maxCIDRs: UInt128, occupied: UInt128, free: UInt128) {}
+    func allocated(name: String, cidr: String, count: Int) {}
+    func released(name: String, cidr: String, count: Int) {}
+    func allocationTries(name: String, cidr: String, tries: Int) {}
+    func removePool(name: String) {}
+    func setPendingNodes(_ count: Int) {}
+    func observeAllocationLatency(seconds: Double) {}
+    func setLeader(_ leader: Bool) {}
+    func eventRecorded(type: String, reason: String) {}
+}
+
+/// Event reasons (REF's two, and ours).
+enum EventReason {
+    /// No pool could give the node a range (no selecting pool, or all full).
+    static let cidrNotAvailable = "CIDRNotAvailable"
+    /// Writing podCIDRs to the node failed.
+    static let cidrAssignmentFailed = "CIDRAssignmentFailed"
+    /// The node's podCIDRs fit no ClusterCIDR (held, never handed out, not associated).
+    static let podCIDROutsideClusterCIDRs = "PodCIDROutsideClusterCIDRs"
+    /// The node's podCIDRs overlap another node's (or an excluded range).
+    static let duplicatePodCIDR = "DuplicatePodCIDR"
+    /// A podCIDR entry is not a valid CIDR.
+    static let invalidPodCIDR = "InvalidPodCIDR"
+    /// The ClusterCIDR's spec is invalid.
+    static let clusterCIDRInvalid = "ClusterCIDRInvalid"
+    /// The ClusterCIDR is being deleted but nodes still hold its ranges.
+    static let clusterCIDRTerminating = "ClusterCIDRWaitingForNodes"
+}

@@ -1,0 +1,577 @@
+import ClusterCIDRAPI
+import Foundation
+import KubeClient
+import Logging
+import MultiCIDR
+
+/// What the node informer keeps per node: a projection, never the whole object.
+struct NodeView: Sendable, Equatable {
+    var name: String
+    var uid: String
+    var labels: [String: String]
+    var podCIDRs: [String]
+    var deleting: Bool
+
+    init(_ node: Node) {
+        name = node.metadata.name ?? ""
+        uid = node.metadata.uid ?? ""
+        labels = node.metadata.labels ?? [:]
+        podCIDRs = node.podCIDRs
+        deleting = node.metadata.deletionTimestamp != nil
+    }
+
+    var attributes: NodeAttributes { NodeAttributes(name: name, labels: labels) }
+}
+
+extension Resource {
+    static let clusterCIDRs = Resource(group: ClusterCIDR.group, version: ClusterCIDR.version, plural: ClusterCIDR.plural,
+                                       kind: ClusterCIDR.kind, namespaced: false)
+}
+
+/// Everything the controller needs to be told once.
+struct ControllerConfiguration: Sendable {
+    var workers = 8
+    /// `--cluster-cidr` and mask sizes: create `default-cluster-cidr` when absent.
+    var clusterCIDRs: [String] = []
+    var nodeMaskSizeIPv4 = 24
+    var nodeMaskSizeIPv6 = 64
+    /// `--service-cluster-ip-range`: never handed out.
+    var serviceCIDRs: [String] = []
+    /// Timeout of one node write.
+    var writeTimeout: Duration = .seconds(10)
+    /// Status writes of a pool are coalesced over this period.
+    var statusDelay: Duration = .milliseconds(500)
+}
+
+/// The controller: moves data between the API server and the allocation engine. Decisions
+/// are made inside this actor; API writes happen at suspension points with the engine
+/// already holding the reservation, so concurrent workers never hand out a range twice.
+actor IPAMController {
+    let client: KubernetesClient
+    let configuration: ControllerConfiguration
+    let recorder: EventRecorder
+    let metrics: any ControllerMetrics
+    let logger: Logger
+    nonisolated let nodeQueue = WorkQueue()
+    nonisolated let poolQueue = WorkQueue()
+    nonisolated let nodeInformer: Informer<Node, NodeView>
+    nonisolated let poolInformer: Informer<ClusterCIDR, ClusterCIDR>
+    private nonisolated let readiness = ReadinessFlag()
+
+    private var engine = AllocationEngine()
+    /// When each node without podCIDRs was first seen (for the allocation latency metric).
+    private var firstSeen: [String: ContinuousClock.Instant] = [:]
+    /// Nodes waiting for a pool (no match, or all full); woken when pools change or ranges free up.
+    private var pending: Set<String> = []
+    /// Last problem reported per node, so unchanged problems do not produce new log lines.
+    private var reported: [String: String] = [:]
+    /// Pool name → last definition registered (to tell unchanged from replaced).
+    private var invalidPools: [String: String] = [:]
+
+    init(client: KubernetesClient, configuration: ControllerConfiguration, recorder: EventRecorder,
+         metrics: any ControllerMetrics = NoMetrics(), logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.recorder = recorder
+        self.metrics = metrics
+        self.logger = logger
+        let nodeQueue = self.nodeQueue
+        let poolQueue = self.poolQueue
+        nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init) { event in
+            switch event {
+            case .added(let node), .deleted(let node), .resync(let node): nodeQueue.add(node.name)
+            case .updated(let old, let new):
+                // Label or podCIDR changes matter; status-only updates (heartbeats) do not.
+                if old != new { nodeQueue.add(new.name) }
+            }
+        }
+        poolInformer = Informer<ClusterCIDR, ClusterCIDR>(client: client, resource: .clusterCIDRs, transform: { $0 }) { event in
+            switch event {
+            case .added(let pool), .deleted(let pool), .resync(let pool): poolQueue.add(pool.name)
+            case .updated(let old, let new):
+                if old.metadata.generation != new.metadata.generation || old.metadata.deletionTimestamp != new.metadata.deletionTimestamp
+                    || old.metadata.finalizers != new.metadata.finalizers || old.metadata.uid != new.metadata.uid {
+                    poolQueue.add(new.name)
+                }
+            }
+        }
+    }
+
+    /// True once caches are synced and existing ranges are recorded.
+    nonisolated var isReady: Bool { readiness.value }
+
+    /// Returns once the controller is ready.
+    nonisolated func waitUntilReady() async { await readiness.wait() }
+
+    // MARK: - Running
+
+    /// Runs until cancelled: informers, bootstrap, workers.
+    func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.nodeInformer.run() }
+            group.addTask { await self.poolInformer.run() }
+            await nodeInformer.waitForSync()
+            await poolInformer.waitForSync()
+            try await bootstrap()
+            for _ in 0..<max(1, configuration.workers) {
+                group.addTask { await self.nodeWorker() }
+            }
+            group.addTask { await self.poolWorker() }
+            readiness.set(true)
+            logger.info("controller started", metadata: ["nodes": "\(nodeInformer.count)", "clusterCIDRs": "\(poolInformer.count)",
+                                                         "workers": "\(configuration.workers)"])
+            // Runs until cancelled; then the queues stop so the workers return.
+            let (untilCancelled, keepOpen) = AsyncStream<Never>.makeStream()
+            for await _ in untilCancelled {}
+            keepOpen.finish()
+            nodeQueue.shutdown()
+            poolQueue.shutdown()
+            group.cancelAll()
+        }
+    }
+
+    private nonisolated func nodeWorker() async {
+        while let key = await nodeQueue.get() {
+            let retry = await syncNode(key)
+            if retry { nodeQueue.addRateLimited(key) } else { nodeQueue.forget(key) }
+            nodeQueue.done(key)
+        }
+    }
+
+    private nonisolated func poolWorker() async {
+        while let key = await poolQueue.get() {
+            let retry = await syncPool(key)
+            if retry { poolQueue.addRateLimited(key) } else { poolQueue.forget(key) }
+            poolQueue.done(key)
+        }
+    }
+
+    /// Before any allocation: create the default pool if asked, register every pool
+    /// (terminating ones too), exclude Service ranges and record every existing podCIDR,
+    /// so nothing already in use can be handed out.
+    private func bootstrap() async throws {
+        if !configuration.clusterCIDRs.isEmpty, poolInformer.get(ClusterCIDR.defaultPoolName) == nil {
+            let object = try DefaultClusterCIDR.object(clusterCIDRs: configuration.clusterCIDRs,
+                                                       nodeMaskSizeIPv4: configuration.nodeMaskSizeIPv4,
+                                                       nodeMaskSizeIPv6: configuration.nodeMaskSizeIPv6)
+            do {
+                _ = try await client.create(.clusterCIDRs, object)
+                logger.info("created ClusterCIDR \(ClusterCIDR.defaultPoolName) from --cluster-cidr")
+            } catch let error as APIError where error.isAlreadyExists {
+                // Created meanwhile by someone else: use it as it is.
+            }
+        }
+        for service in configuration.serviceCIDRs {
+            engine.exclude(try IPPrefix(parsing: service), name: "service-cluster-ip-range")
+        }
+        for pool in poolInformer.list() {
+            guard let definition = try? pool.poolDefinition() else { continue }
+            engine.upsertPool(definition)
+            if pool.metadata.deletionTimestamp != nil { engine.setTerminating(pool.name) }
+        }
+        var adopted = 0
+        for node in nodeInformer.list() where !node.podCIDRs.isEmpty {
+            engine.adopt(node: node.attributes, podCIDRs: node.podCIDRs)
+            adopted += 1
+        }
+        nodeQueue.add(contentsOf: nodeInformer.list().map(\.name))
+        poolQueue.add(contentsOf: poolInformer.list().map(\.name))
+        logger.info("recorded existing podCIDRs", metadata: ["nodes": "\(adopted)"])
+    }
+
+    // MARK: - Nodes
+
+    /// Returns true to retry with backoff.
+    func syncNode(_ name: String) async -> Bool {
+        guard let node = nodeInformer.get(name) else {
+            releaseNode(name)
+            return false
+        }
+        // A node being deleted keeps its range until the object is gone: its pods may still
+        // use it (the reference released it at once, and could hand it out again).
+        if !node.podCIDRs.isEmpty {
+            adopt(node)
+            return false
+        }
+        if node.deleting { return false }
+        if firstSeen[name] == nil { firstSeen[name] = .now }
+        let outcome = engine.allocate(for: node.attributes)
+        switch outcome {
+        case .allocated(let reservation), .alreadyReserved(let reservation):
+            pending.remove(name)
+            metrics.setPendingNodes(pending.count)
+            if case .allocated = outcome, let pool = reservation.pool {
+                for range in reservation.ranges {
+                    metrics.allocated(name: pool, cidr: poolCIDR(pool, range.family), count: 1)
+                }
+                schedulePoolStatus(pool)
+            }
+            return await write(reservation, to: node)
+        case .noMatchingPool, .onlyTerminatingPools, .exhausted:
+            let isNew = !pending.contains(name)
+            pending.insert(name)
+            metrics.setPendingNodes(pending.count)
+            if case .exhausted(_, let pools) = outcome {
+                for pool in Set(pools.map(\.pool)) { schedulePoolStatus(pool) }
+            }
+            await report(node, type: .warning, reason: EventReason.cidrNotAvailable,
+                         message: "Node \(name) status is now: \(EventReason.cidrNotAvailable): \(outcome)", log: isNew)
+            // No retry loop: the node is woken when a pool is added or changed, or a range frees up.
+            return false
+        }
+    }
+
+    private func poolCIDR(_ pool: String, _ family: IPFamily) -> String {
+        engine.pool(named: pool)?.family(family)?.prefix.description ?? ""
+    }
+
+    /// PATCHes podCIDRs (strategic merge of spec.podCIDR and spec.podCIDRs only). On an
+    /// ambiguous failure the node is re-read before anything is released.
+    private func write(_ reservation: Reservation, to node: NodeView) async -> Bool {
+        let cidrs = reservation.podCIDRs
+        let patch = PodCIDRPatch(podCIDRs: cidrs).json
+        do {
+            let written: Node = try await client.patch(.nodes, name: node.name, .strategicMerge(patch))
+            return reconcileAfterWrite(node.name, written.podCIDRs, reservation)
+        } catch let error as APIError where error.isNotFound {
+            // The node is gone: give the range back.
+            releaseNode(node.name)
+            return false
+        } catch let error as APIError where !error.isRetryable && !error.isConflict && !error.isInvalid {
+            // Definitely not applied (e.g. 403): release and retry later.
+            logger.error("writing podCIDRs failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            releaseNode(node.name, wakePending: false)
+            await report(node, type: .warning, reason: EventReason.cidrAssignmentFailed,
+                         message: "Node \(node.name) status is now: \(EventReason.cidrAssignmentFailed): \(error)", log: false)
+            return true
+        } catch {
+            // Timeout, dropped connection, 5xx, 409/422: the write may or may not have happened.
+            do {
+                let current: Node = try await client.get(.nodes, name: node.name)
+                if current.podCIDRs.isEmpty {
+                    releaseNode(node.name, wakePending: false)
+                    await report(node, type: .warning, reason: EventReason.cidrAssignmentFailed,
+                                 message: "Node \(node.name) status is now: \(EventReason.cidrAssignmentFailed): \(error)", log: true)
+                    return true
+                }
+                return reconcileAfterWrite(node.name, current.podCIDRs, reservation)
+            } catch let readError as APIError where readError.isNotFound {
+                releaseNode(node.name)
+                return false
+            } catch {
+                // Still unknown: keep the reservation (never hand it out) and try again.
+                logger.warning("cannot tell whether podCIDRs were written; keeping the reservation", metadata: ["node": "\(node.name)", "error": "\(error)"])
+                return true
+            }
+        }
+    }
+
+    /// After a write (or a re-read): the node's actual podCIDRs win.
+    private func reconcileAfterWrite(_ name: String, _ actual: [String], _ reservation: Reservation) -> Bool {
+        if Set(actual) == Set(reservation.podCIDRs) {
+            engine.confirm(node: name)
+            if let started = firstSeen.removeValue(forKey: name) {
+                let elapsed = started.duration(to: .now)
+                metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            reported[name] = nil
+            logger.debug("set podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(actual.joined(separator: ","))", "clusterCIDR": "\(reservation.pool ?? "")"])
+            return false
+        }
+        // Someone else set other podCIDRs: those are the truth; ours is released.
+        let attributes = nodeInformer.get(name)?.attributes ?? NodeAttributes(name: name)
+        engine.adopt(node: attributes, podCIDRs: actual)
+        return false
+    }
+
+    private func adopt(_ node: NodeView) {
+        let report = engine.adopt(node: node.attributes, podCIDRs: node.podCIDRs)
+        if pending.remove(node.name) != nil { metrics.setPendingNodes(pending.count) }
+        if case .confirmedPending = report.change, let started = firstSeen.removeValue(forKey: node.name) {
+            let elapsed = started.duration(to: .now)
+            metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        if case .replaced(let previous) = report.change, !previous.isEmpty { wakePendingNodes() }
+        if let pool = report.reservation?.pool { schedulePoolStatus(pool) }
+        var problems: [(String, String)] = []
+        if !report.invalid.isEmpty {
+            problems.append((EventReason.invalidPodCIDR, "Node \(node.name) has invalid podCIDRs: \(report.invalid.map(\.description).joined(separator: "; ")); they are left as they are"))
+        }
+        if !report.conflicts.isEmpty {
+            problems.append((EventReason.duplicatePodCIDR, "Node \(node.name) podCIDRs overlap: \(report.conflicts.map(\.description).joined(separator: "; ")); fix the node (podCIDRs cannot be changed: delete and re-register it)"))
+        }
+        if report.isUnassociated {
+            problems.append((EventReason.podCIDROutsideClusterCIDRs, "Node \(node.name) podCIDRs \(node.podCIDRs.joined(separator: ", ")) fit no ClusterCIDR; they are kept and never handed to another node"))
+        }
+        let signature = problems.map(\.1).joined(separator: "|")
+        if signature != reported[node.name] {
+            reported[node.name] = signature.isEmpty ? nil : signature
+            for (reason, message) in problems {
+                logger.warning("\(message)", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+                Task { await self.recordEvent(node, .warning, reason, message) }
+            }
+        }
+    }
+
+    private func releaseNode(_ name: String, wakePending: Bool = true) {
+        firstSeen[name] = nil
+        reported[name] = nil
+        if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
+        guard let released = engine.release(node: name) else { return }
+        if let pool = released.pool {
+            for range in released.ranges { metrics.released(name: pool, cidr: poolCIDR(pool, range.family), count: 1) }
+            schedulePoolStatus(pool)
+            // A terminating pool waits for its last node.
+            if engine.isTerminating(pool) { poolQueue.add(pool) }
+        }
+        if wakePending { wakePendingNodes() }
+    }
+
+    private func wakePendingNodes() {
+        nodeQueue.add(contentsOf: pending)
+    }
+
+    private func report(_ node: NodeView, type: EventRecorder.EventType, reason: String, message: String, log: Bool) async {
+        if log || reported[node.name] != message {
+            reported[node.name] = message
+            logger.warning("\(message)", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
+        }
+        await recordEvent(node, type, reason, message)
+    }
+
+    private func recordEvent(_ node: NodeView, _ type: EventRecorder.EventType, _ reason: String, _ message: String) async {
+        let subject = EventRecorder.Subject(apiVersion: "v1", kind: "Node", name: node.name, uid: node.uid)
+        if await recorder.record(subject, type: type, reason: reason, message: message) {
+            metrics.eventRecorded(type: type.rawValue, reason: reason)
+        }
+    }
+
+    // MARK: - ClusterCIDRs
+
+    private func schedulePoolStatus(_ pool: String) {
+        poolQueue.add(pool, after: configuration.statusDelay)
+    }
+
+    /// Returns true to retry with backoff.
+    func syncPool(_ name: String) async -> Bool {
+        guard let pool = poolInformer.get(name) else {
+            // Gone (finalizer removed by us, or never had one): forget the pool. Its nodes keep
+            // their ranges, held as unassociated.
+            if engine.pool(named: name) != nil {
+                engine.removePool(named: name)
+                metrics.removePool(name: name)
+                logger.info("ClusterCIDR removed", metadata: ["clusterCIDR": "\(name)"])
+            }
+            invalidPools[name] = nil
+            return false
+        }
+        let definition: PoolDefinition
+        do throws(InvalidClusterCIDR) {
+            definition = try pool.poolDefinition()
+        } catch {
+            return await markInvalid(pool, error)
+        }
+        invalidPools[name] = nil
+        if pool.metadata.deletionTimestamp != nil {
+            return await syncTerminating(pool, definition)
+        }
+        if !pool.metadata.hasFinalizer(ClusterCIDR.finalizer) {
+            var updated = pool
+            updated.metadata.finalizers = (pool.metadata.finalizers ?? []) + [ClusterCIDR.finalizer]
+            do {
+                _ = try await client.update(.clusterCIDRs, name: name, updated)
+            } catch let error as APIError where error.isConflict || error.isNotFound {
+                return !error.isNotFound
+            } catch {
+                logger.error("adding the finalizer failed", metadata: ["clusterCIDR": "\(name)", "error": "\(error)"])
+                return true
+            }
+        }
+        switch engine.upsertPool(definition) {
+        case .added, .replaced:
+            logger.info("ClusterCIDR registered", metadata: ["clusterCIDR": "\(name)", "ipv4": "\(pool.spec?.ipv4 ?? "")", "ipv6": "\(pool.spec?.ipv6 ?? "")"])
+            // A new pool serves waiting nodes at once, and may take over unassociated ranges.
+            wakePendingNodes()
+            nodeQueue.add(contentsOf: engine.allReservations.filter { $0.pool == nil }.map(\.node))
+        case .unchanged:
+            break
+        }
+        return await writeStatus(pool, definition: definition, terminating: false)
+    }
+
+    private func syncTerminating(_ pool: ClusterCIDR, _ definition: PoolDefinition) async -> Bool {
+        let name = pool.name
+        guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else {
+            engine.removePool(named: name)
+            metrics.removePool(name: name)
+            return false
+        }
+        if engine.pool(named: name) == nil { engine.upsertPool(definition) }
+        engine.setTerminating(name)
+        let holders = engine.associatedNodeCount(of: name)
+        if holders > 0 {
+            logger.info("ClusterCIDRSet \(name) marked as terminating, won't be deleted until all associated nodes are deleted",
+                        metadata: ["nodes": "\(holders)"])
+            // Re-queued when one of its nodes releases its range; no backoff loop.
+            return await writeStatus(pool, definition: definition, terminating: true)
+        }
+        var updated = pool
+        updated.metadata.finalizers = (pool.metadata.finalizers ?? []).filter { $0 != ClusterCIDR.finalizer }
+        do {
+            _ = try await client.update(.clusterCIDRs, name: name, updated)
+        } catch let error as APIError where error.isNotFound {
+        } catch {
+            return true
+        }
+        engine.removePool(named: name)
+        metrics.removePool(name: name)
+        logger.info("ClusterCIDR released its finalizer", metadata: ["clusterCIDR": "\(name)"])
+        return false
+    }
+
+    private func markInvalid(_ pool: ClusterCIDR, _ error: InvalidClusterCIDR) async -> Bool {
+        let message = error.errors.map(\.description).joined(separator: "; ")
+        let name = pool.name
+        if engine.pool(named: name) != nil {
+            // It was valid before (a CRD without our CEL rules let a change through): stop
+            // allocating from it, keep its nodes' ranges held.
+            engine.removePool(named: name)
+            metrics.removePool(name: name)
+        }
+        let firstTime = invalidPools[name] != message
+        invalidPools[name] = message
+        var status = pool.status ?? ClusterCIDRStatus()
+        let now = KubeTimeFormat.now()
+        status.setCondition(.invalid, true, reason: ClusterCIDRConditionReason.invalidSpec, message: message, observedGeneration: pool.metadata.generation, now: now)
+        status.setCondition(.ready, false, reason: ClusterCIDRConditionReason.invalidSpec, message: message, observedGeneration: pool.metadata.generation, now: now)
+        status.observedGeneration = pool.metadata.generation
+        if firstTime {
+            logger.warning("invalid ClusterCIDR", metadata: ["clusterCIDR": "\(name)", "error": "\(message)"])
+            let subject = EventRecorder.Subject(apiVersion: ClusterCIDR.apiVersion, kind: ClusterCIDR.kind, name: name, uid: pool.metadata.uid)
+            if await recorder.record(subject, type: .warning, reason: EventReason.clusterCIDRInvalid, message: message) {
+                metrics.eventRecorded(type: "Warning", reason: EventReason.clusterCIDRInvalid)
+            }
+        }
+        if pool.status != status { _ = await putStatus(pool, status) }
+        // Never retried on a timer: only a change to the object brings it back.
+        return false
+    }
+
+    private func writeStatus(_ pool: ClusterCIDR, definition: PoolDefinition, terminating: Bool) async -> Bool {
+        let stats = engine.statistics(of: pool.name)
+        var status = pool.status ?? ClusterCIDRStatus()
+        let generation = pool.metadata.generation
+        for family in stats {
+            let familyStatus = ClusterCIDRFamilyStatus(
+                cidr: family.prefix.description, perNodeHostBits: Int32(family.family.bitWidth - family.nodePrefixLength),
+                total: String(family.total), allocated: String(family.allocated), free: String(family.free))
+            if family.family == .ipv4 { status.ipv4 = familyStatus } else { status.ipv6 = familyStatus }
+            metrics.poolFamily(name: pool.name, cidr: family.prefix.description, maxCIDRs: family.total, occupied: family.occupied, free: family.free)
+        }
+        if definition.ipv4 == nil { status.ipv4 = nil }
+        if definition.ipv6 == nil { status.ipv6 = nil }
+        status.usage = ClusterCIDRStatus.usage(ipv4: status.ipv4, ipv6: status.ipv6)
+        status.nodes = engine.associatedNodeCount(of: pool.name)
+        status.observedGeneration = generation
+        let now = KubeTimeFormat.now()
+        let exhausted = stats.filter { $0.free == 0 }
+        status.setCondition(.invalid, false, reason: ClusterCIDRConditionReason.validSpec, message: "The spec is valid.", observedGeneration: generation, now: now)
+        if terminating {
+            let message = "Being deleted: \(status.nodes ?? 0) node(s) still hold ranges from this pool; it allocates no more."
+            status.setCondition(.terminating, true, reason: ClusterCIDRConditionReason.waitingForNodes, message: message, observedGeneration: generation, now: now)
+            status.setCondition(.ready, false, reason: ClusterCIDRConditionReason.waitingForNodes, message: message, observedGeneration: generation, now: now)
+        } else {
+            status.setCondition(.terminating, false, reason: ClusterCIDRConditionReason.notTerminating, message: "Not being deleted.", observedGeneration: generation, now: now)
+            status.setCondition(.ready, true, reason: ClusterCIDRConditionReason.poolRegistered, message: "The pool allocates node ranges.", observedGeneration: generation, now: now)
+        }
+        if exhausted.isEmpty {
+            status.setCondition(.exhausted, false, reason: ClusterCIDRConditionReason.rangesFree, message: "Every family has free node ranges.", observedGeneration: generation, now: now)
+        } else {
+            status.setCondition(.exhausted, true, reason: ClusterCIDRConditionReason.noFreeRanges,
+                                message: "No free node range left in \(exhausted.map { $0.prefix.description }.joined(separator: ", ")).", observedGeneration: generation, now: now)
+        }
+        if status == pool.status { return false }
+        return await putStatus(pool, status)
+    }
+
+    /// Writes status through the status subresource; a conflict means a newer object is on
+    /// its way through the informer, which re-queues the pool.
+    private func putStatus(_ pool: ClusterCIDR, _ status: ClusterCIDRStatus) async -> Bool {
+        var updated = pool
+        updated.status = status
+        do {
+            _ = try await client.updateStatus(.clusterCIDRs, name: pool.name, updated)
+            return false
+        } catch let error as APIError where error.isConflict {
+            poolQueue.add(pool.name, after: .milliseconds(50))
+            return false
+        } catch let error as APIError where error.isNotFound {
+            return false
+        } catch {
+            logger.error("writing ClusterCIDR status failed", metadata: ["clusterCIDR": "\(pool.name)", "error": "\(error)"])
+            return true
+        }
+    }
+
+    // MARK: - Introspection (tests, demo)
+
+    func reservation(for node: String) -> Reservation? { engine.reservation(for: node) }
+    func pendingNodes() -> Set<String> { pending }
+    func statistics(of pool: String) -> [PoolFamilyStatistics] { engine.statistics(of: pool) }
+}
+
+/// The strategic-merge patch that sets podCIDR and podCIDRs, and nothing else.
+struct PodCIDRPatch: Encodable {
+    struct Spec: Encodable {
+        let podCIDR: String
+        let podCIDRs: [String]
+    }
+    let spec: Spec
+
+    init(podCIDRs: [String]) {
+        spec = Spec(podCIDR: podCIDRs.first ?? "", podCIDRs: podCIDRs)
+    }
+
+    var json: Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)) ?? Data()
+    }
+}
+
+/// A flag readable from any thread, and awaitable until it is set.
+final class ReadinessFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    var value: Bool { lock.withLock { current } }
+
+    func set(_ value: Bool) {
+        let toResume: [CheckedContinuation<Void, Never>] = lock.withLock {
+            current = value
+            guard value else { return [] }
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for waiter in toResume { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready: Bool = lock.withLock {
+                if current { return true }
+                waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+}
+
+enum KubeTimeFormat {
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date())
+    }
+}
