@@ -20,6 +20,10 @@ python3 -m pip install --quiet --disable-pip-version-check -r hack/checks/requir
 echo "==> CRD, CEL and manifest checks (pytest)"
 python3 -m pytest -q hack/checks
 
+echo "==> Helm chart, RBAC and image manifests checks (pytest, offline)"
+python3 -m pip install --quiet --disable-pip-version-check -r hack/chart-checks/requirements.txt
+python3 -m pytest -q hack/chart-checks
+
 echo "==> swift build"
 log=$(mktemp)
 if ! swift build >"$log" 2>&1; then cat "$log"; rm -f "$log"; exit 1; fi

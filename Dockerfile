@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: compile with the official Swift 6 image, run on Debian slim.
+# The runtime needs libcurl (our HTTP client) and CA certificates; the Swift standard
+# library and Foundation are linked statically, so no Swift runtime is installed.
+
+ARG SWIFT_VERSION=6.3
+FROM swift:${SWIFT_VERSION}-bookworm AS build
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       libcurl4-openssl-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Resolve dependencies in their own layer so source edits do not refetch them.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product node-ipam-controller --static-swift-stdlib \
+    && install -D -m 0755 "$(swift build -c release --show-bin-path)/node-ipam-controller" \
+       /out/node-ipam-controller \
+    && strip /out/node-ipam-controller
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+       libcurl4 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/node-ipam-controller /usr/local/bin/node-ipam-controller
+# Same non-root identity as the reference image (distroless "nonroot").
+USER 65532:65532
+EXPOSE 8081
+ENTRYPOINT ["/usr/local/bin/node-ipam-controller"]

@@ -1,0 +1,151 @@
+"""Shared fixtures of the chart checks: rendering, the controller's request list, and
+a LocalAPIServer to install the chart into.
+
+Swift binaries are built on demand with `swift build --scratch-path $CHART_CHECKS_SCRATCH_PATH`
+(default `.build`, the path CI's later `swift build` reuses); `LOCAL_APISERVER_BIN` and
+`NODE_IPAM_CONTROLLER_BIN` point at prebuilt ones instead.
+"""
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import tempfile
+import time
+
+import helm_python as helm
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "node-ipam-controller"
+CRD = ROOT / "config" / "crd" / "networking.x-k8s.io_clustercidrs.yaml"
+RBAC_DIR = ROOT / "config" / "rbac"
+RELEASE = "nic"
+NAMESPACE = "kube-system"
+
+# The non-default value set: every knob the checks look at moved away from its default.
+CUSTOM_VALUES = {
+    "leaderElection": {"enabled": False, "resourceName": "ipam-lock", "namespace": "ipam-system"},
+    "extraArgs": ["--workers=3", "--log-format=json"],
+    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "image": {"tag": "local", "repository": "example.com/nic"},
+    "apiServerEndpoint": {"host": "172.18.0.2", "port": 6443},
+    "clusterCIDR": "10.244.0.0/16,fd00:10:244::/56",
+    "serviceClusterIPRange": "10.96.0.0/16",
+    "nodeCIDRMaskSizeIPv4": 25,
+    "kubeAPI": {"qps": 50, "burst": 100},
+    "workers": 4,
+    "logging": {"verbosity": 2, "format": "text"},
+    "webserverPort": 9091,
+    "hostNetwork": False,
+    "dnsPolicy": "ClusterFirst",
+}
+# The same lease settings with leader election on (the Role only exists then).
+CUSTOM_LEASE_VALUES = {"leaderElection": {"enabled": True, "resourceName": "ipam-lock", "namespace": "ipam-system"},
+                       "replicaCount": 2}
+
+
+def render(values=None, name=RELEASE, namespace=NAMESPACE):
+    """Rendered chart as {template path: [documents]}, NOTES.txt left out."""
+    with helm.Chart.load(str(CHART)) as chart:
+        out = chart.render(values or {}, name=name, namespace=namespace, is_install=True)
+    docs = {}
+    for path, text in out.items():
+        if path.endswith("NOTES.txt"):
+            continue
+        parsed = [d for d in yaml.safe_load_all(text) if d]
+        if parsed:
+            docs[path] = parsed
+    return docs
+
+
+def objects(rendered):
+    return [d for docs in rendered.values() for d in docs]
+
+
+def find(rendered, kind, name=None):
+    found = [d for d in objects(rendered) if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def default_render():
+    return render()
+
+
+@pytest.fixture(scope="session")
+def custom_render():
+    return render(CUSTOM_VALUES)
+
+
+def scratch_path():
+    return os.environ.get("CHART_CHECKS_SCRATCH_PATH", str(ROOT / ".build"))
+
+
+def swift_product(product, env_var):
+    """Path of a built Swift product: $env_var if set, else built now."""
+    if os.environ.get(env_var):
+        return pathlib.Path(os.environ[env_var])
+    scratch = scratch_path()
+    build = subprocess.run(["swift", "build", "--scratch-path", scratch, "--product", product],
+                           cwd=ROOT, capture_output=True, text=True)
+    if build.returncode != 0:
+        pytest.fail(f"swift build --product {product} failed:\n{build.stdout[-4000:]}\n{build.stderr[-4000:]}")
+    bin_dir = subprocess.run(["swift", "build", "--scratch-path", scratch, "--show-bin-path"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    return pathlib.Path(bin_dir) / product
+
+
+@pytest.fixture(scope="session")
+def api_requests():
+    """What the controller requests from the API server, from the controller itself:
+    `node-ipam-controller api-requests` (JSON list of group/resource/verbs/namespaced/resourceNames)."""
+    binary = swift_product("node-ipam-controller", "NODE_IPAM_CONTROLLER_BIN")
+    run = subprocess.run([str(binary), "api-requests"], capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        pytest.fail("`node-ipam-controller api-requests` failed (exit %d); the RBAC checks need this subcommand, "
+                    "which prints every API request the controller makes as JSON.\nstdout: %s\nstderr: %s"
+                    % (run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
+    try:
+        requests = json.loads(run.stdout)
+    except json.JSONDecodeError as error:
+        pytest.fail(f"`node-ipam-controller api-requests` did not print JSON ({error}):\n{run.stdout[:2000]}")
+    assert isinstance(requests, list) and requests, "api-requests printed no request"
+    for r in requests:
+        assert {"group", "resource", "verbs", "namespaced", "resourceNames"} <= set(r), f"malformed entry {r}"
+    return requests
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def local_apiserver():
+    """A LocalAPIServer over HTTPS on 127.0.0.1 with a kind-shaped kubeconfig; yields the kubeconfig path."""
+    binary = swift_product("local-apiserver", "LOCAL_APISERVER_BIN")
+    workdir = tempfile.mkdtemp(prefix="chart-checks-")
+    kubeconfig = pathlib.Path(workdir) / "kubeconfig"
+    log = open(pathlib.Path(workdir) / "local-apiserver.log", "w+")
+    proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(free_port()), "--tls",
+                             "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not kubeconfig.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"local-apiserver did not start:\n{log.read()}")
+            time.sleep(0.1)
+        yield kubeconfig
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

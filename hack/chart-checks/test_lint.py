@@ -1,0 +1,90 @@
+"""Helm's own lint in strict mode, yamllint, and kubernetes-validate --strict."""
+import pathlib
+import subprocess
+import sys
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from conftest import CHART, CRD, CUSTOM_LEASE_VALUES, CUSTOM_VALUES, RBAC_DIR, ROOT, objects, render
+
+# The oldest Kubernetes the CRD supports (CEL isCIDR/cidr need 1.31).
+KUBERNETES_VERSION = "1.31.0"
+VALUE_SETS = {"default": {}, "custom": CUSTOM_VALUES, "custom-lease": CUSTOM_LEASE_VALUES}
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_helm_lint_strict(name):
+    report = helm.lint(str(CHART), VALUE_SETS[name], strict=True, namespace="kube-system",
+                       kube_version=f"v{KUBERNETES_VERSION}")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    assert report["total_charts_linted"] == 1
+    assert not problems, f"helm lint --strict: {problems}"
+
+
+def yamllint(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "yamllint", "-s", *args], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True)
+
+
+def test_yamllint_repository_yaml():
+    paths = ["charts", "config", "examples", "hack/kind-cfg.yaml", ".yamllint"]
+    run = yamllint(*paths)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_yamllint_rendered(name):
+    with helm.Chart.load(str(CHART)) as chart:
+        out = chart.render(VALUE_SETS[name], name="nic", namespace="kube-system")
+    for path, text in sorted(out.items()):
+        if path.endswith(".txt") or not text.strip():
+            continue
+        run = yamllint("-", stdin=text)
+        assert run.returncode == 0, f"{path}:\n{run.stdout}{run.stderr}\n{text}"
+
+
+def strict_validate(document, where):
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        pytest.fail(f"{where}: {document['kind']} {document['metadata'].get('name')}: {error.message} "
+                    f"at {'/'.join(map(str, error.path))}")
+
+
+# Not a core kind: kubernetes-validate has no schema for it. The chart's own test
+# (test_render.test_custom_values) checks that it points at the metrics Service.
+NOT_CORE = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_rendered_manifests_validate(name):
+    rendered = render(VALUE_SETS[name])
+    for document in objects(rendered):
+        if (document["apiVersion"], document["kind"]) in NOT_CORE:
+            assert document["spec"]["endpoints"] and document["spec"]["selector"]["matchLabels"]
+            continue
+        strict_validate(document, name)
+
+
+def test_every_rendered_kind_is_validated_or_known():
+    kinds = {(d["apiVersion"], d["kind"]) for d in objects(render(CUSTOM_VALUES))}
+    assert kinds & NOT_CORE == NOT_CORE, "the custom value set must exercise the ServiceMonitor"
+
+
+def test_crd_validates():
+    strict_validate(yaml.safe_load(CRD.read_text()), str(CRD.relative_to(ROOT)))
+
+
+def test_config_rbac_validates():
+    files = sorted(RBAC_DIR.glob("*.yaml"))
+    assert files, "config/rbac has no manifest"
+    kinds = set()
+    for path in files:
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                strict_validate(document, str(path.relative_to(ROOT)))
+                kinds.add(document["kind"])
+    assert kinds == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
