@@ -4,15 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-for pkg in libcurl4-openssl-dev pkg-config; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
-done
-if [ "${#need_apt[@]}" -gt 0 ]; then
-  echo "==> installing Debian packages: ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
-fi
+. hack/lib/prerequisites.sh
+install_build_prerequisites
 
 echo "==> installing Python test tools"
 python3 -m pip install --quiet --disable-pip-version-check -r hack/checks/requirements.txt
