@@ -36,6 +36,13 @@ public struct ResourceInfo: Sendable, Hashable {
         .builtin("", "v1", "configmaps", "ConfigMap", namespaced: true, shortNames: ["cm"]),
         .builtin("", "v1", "secrets", "Secret", namespaced: true),
         .builtin("", "v1", "serviceaccounts", "ServiceAccount", namespaced: true, shortNames: ["sa"]),
+        .builtin("", "v1", "services", "Service", namespaced: true, shortNames: ["svc"], status: true),
+        // Stored, never acted on (no pods are started): enough for `helm install` of our chart.
+        .builtin("apps", "v1", "deployments", "Deployment", namespaced: true, shortNames: ["deploy"], status: true),
+        .builtin("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced: false),
+        .builtin("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced: false),
+        .builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", namespaced: true),
+        .builtin("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", namespaced: true),
         .builtin("coordination.k8s.io", "v1", "leases", "Lease", namespaced: true),
         .builtin("events.k8s.io", "v1", "events", "Event", namespaced: true, shortNames: ["ev"]),
         .builtin("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",

@@ -17,6 +17,8 @@ import helm_python as helm
 import pytest
 import yaml
 
+from kubeapi import KubeAPI
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "node-ipam-controller"
 CRD = ROOT / "config" / "crd" / "networking.x-k8s.io_clustercidrs.yaml"
@@ -98,15 +100,22 @@ def swift_product(product, env_var):
     return pathlib.Path(bin_dir) / product
 
 
-@pytest.fixture(scope="session")
-def api_requests():
+_API_REQUESTS = {}
+
+
+def api_requests(lease_name="node-ipam-controller"):
     """What the controller requests from the API server, from the controller itself:
-    `node-ipam-controller api-requests` (JSON list of group/resource/verbs/namespaced/resourceNames)."""
+    `node-ipam-controller api-requests` (JSON list of group/resource/verbs/namespaced/resourceNames),
+    with the Lease named through IPAM_RESOURCE_NAME as the controller would name it."""
+    if lease_name in _API_REQUESTS:
+        return _API_REQUESTS[lease_name]
     binary = swift_product("node-ipam-controller", "NODE_IPAM_CONTROLLER_BIN")
-    run = subprocess.run([str(binary), "api-requests"], capture_output=True, text=True, timeout=60)
-    if run.returncode != 0:
-        pytest.fail("`node-ipam-controller api-requests` failed (exit %d); the RBAC checks need this subcommand, "
-                    "which prints every API request the controller makes as JSON.\nstdout: %s\nstderr: %s"
+    env = dict(os.environ, IPAM_RESOURCE_NAME=lease_name)
+    run = subprocess.run([str(binary), "api-requests"], capture_output=True, text=True, timeout=60, env=env)
+    if run.returncode != 0 or not run.stdout.lstrip().startswith("["):
+        pytest.fail("`node-ipam-controller api-requests` did not print the controller's API requests as a JSON list "
+                    "(exit %d). The RBAC checks derive the rules the controller needs from this subcommand; it must "
+                    "exist on main before they can pass.\nstdout: %s\nstderr: %s"
                     % (run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
     try:
         requests = json.loads(run.stdout)
@@ -115,6 +124,7 @@ def api_requests():
     assert isinstance(requests, list) and requests, "api-requests printed no request"
     for r in requests:
         assert {"group", "resource", "verbs", "namespaced", "resourceNames"} <= set(r), f"malformed entry {r}"
+    _API_REQUESTS[lease_name] = requests
     return requests
 
 
@@ -149,3 +159,55 @@ def local_apiserver():
             proc.kill()
             proc.wait()
         log.close()
+
+
+# A stand-in for the Prometheus Operator's CRD: only what lets the API server store a ServiceMonitor.
+SERVICE_MONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+    "spec": {
+        "group": "monitoring.coreos.com",
+        "scope": "Namespaced",
+        "names": {"kind": "ServiceMonitor", "listKind": "ServiceMonitorList", "plural": "servicemonitors",
+                  "singular": "servicemonitor"},
+        "versions": [{"name": "v1", "served": True, "storage": True,
+                      "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+    },
+}
+
+INSTALLS = {
+    # release, namespace, values, lease name, lease namespace
+    "default": ("nic", NAMESPACE, {}, "node-ipam-controller", NAMESPACE),
+    "custom": ("ipam", "ipam-system", {
+        **CUSTOM_LEASE_VALUES,
+        "leaderElection": {"enabled": True, "resourceName": "ipam-lock", "namespace": "ipam-leases",
+                           "leaseDuration": "20s"},
+        "extraArgs": ["--workers=3"],
+        "image": {"tag": "local"},
+        "apiServerEndpoint": {"host": "172.18.0.2", "port": 6443},
+        "metrics": {"serviceMonitor": {"enabled": True}},
+    }, "ipam-lock", "ipam-leases"),
+}
+
+
+@pytest.fixture(scope="session")
+def api(local_apiserver):
+    client = KubeAPI(local_apiserver)
+    client.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", SERVICE_MONITOR_CRD)
+    # The Lease namespace of the custom install is not the release namespace: it must exist first.
+    client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ipam-leases"}})
+    return client
+
+
+@pytest.fixture(scope="session")
+def installed(local_apiserver, api):
+    releases = {}
+    for case, (release, namespace, values, _, _) in INSTALLS.items():
+        # Release records stay in memory: Helm writes its release Secrets with client-go's
+        # protobuf encoding, which LocalAPIServer (JSON only) cannot decode. Every object of
+        # the chart still goes through the API server.
+        with helm.Config(kubeconfig_path=str(local_apiserver), namespace=namespace, storage_driver="memory") as cfg:
+            releases[case] = cfg.install(str(CHART), release, values, namespace=namespace, create_namespace=True,
+                                         timeout=120)
+    return releases
