@@ -2,8 +2,9 @@
 a LocalAPIServer to install the chart into.
 
 Swift binaries are built on demand with `swift build --scratch-path $CHART_CHECKS_SCRATCH_PATH`
-(default `.build`, the path CI's later `swift build` reuses); `LOCAL_APISERVER_BIN` and
-`NODE_IPAM_CONTROLLER_BIN` point at prebuilt ones instead.
+(default `.build-chart-checks`: not `.build`, or hack/test.sh's later `swift build` would
+find everything built and could no longer see our compiler warnings); `LOCAL_APISERVER_BIN`
+and `NODE_IPAM_CONTROLLER_BIN` point at prebuilt ones instead.
 """
 import json
 import os
@@ -83,7 +84,7 @@ def custom_render():
 
 
 def scratch_path():
-    return os.environ.get("CHART_CHECKS_SCRATCH_PATH", str(ROOT / ".build"))
+    return os.environ.get("CHART_CHECKS_SCRATCH_PATH", str(ROOT / ".build-chart-checks"))
 
 
 def swift_product(product, env_var):
