@@ -1,0 +1,27 @@
+import Foundation
+import KubeClient
+import Logging
+
+@main
+enum Main {
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        let subcommand = arguments.first.flatMap { ["run", "demo", "api-requests"].contains($0) ? $0 : nil } ?? "run"
+        if arguments.first == subcommand { arguments.removeFirst() }
+        switch subcommand {
+        case "demo":
+            exit(await DemoCommand.main(arguments))
+        case "api-requests":
+            let leaseName = ProcessInfo.processInfo.environment["IPAM_RESOURCE_NAME"] ?? "node-ipam-controller"
+            print(APIRequestCatalog.json(leaseName: leaseName))
+            exit(0)
+        default:
+            exit(await RunCommand.main(arguments, environment: ProcessInfo.processInfo.environment))
+        }
+    }
+}
+
+/// Prints one line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

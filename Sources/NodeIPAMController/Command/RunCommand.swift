@@ -1,0 +1,174 @@
+import ClusterCIDRAPI
+import Foundation
+import KubeClient
+import Logging
+import ServiceLifecycle
+
+/// `node-ipam-controller [run]`: flags and environment, client, leader election, controller,
+/// probes and metrics, graceful shutdown on SIGTERM/SIGINT.
+enum RunCommand {
+    /// Exit codes: 0 stopped by a signal; 1 runtime failure (bad kubeconfig, lost lease);
+    /// 2 bad flags or values.
+    static func main(_ arguments: [String], environment: [String: String]) async -> Int32 {
+        let settings: Settings
+        do {
+            switch try ArgumentParsing.parse(arguments) {
+            case .help:
+                print(ArgumentParsing.helpText)
+                return 0
+            case .flags(let flags):
+                settings = try Settings.resolve(flags: flags, environment: environment)
+            }
+        } catch let error as ArgumentParsing.UsageError {
+            printError("node-ipam-controller: \(error.message)")
+            return 2
+        } catch let error as Settings.InvalidValue {
+            printError("node-ipam-controller: \(error.message)")
+            return 2
+        } catch {
+            printError("node-ipam-controller: \(error)")
+            return 2
+        }
+        Observability.bootstrap(format: settings.logFormat, verbosity: settings.verbosity)
+        let logger = Logger(label: "node-ipam-controller")
+        do {
+            return try await run(settings, environment: environment, logger: logger)
+        } catch {
+            logger.error("\(error)")
+            return 1
+        }
+    }
+
+    static func identity(_ settings: Settings, _ environment: [String: String]) -> String {
+        var identity = settings.leaderElectID
+        if identity.isEmpty { identity = environment["POD_NAME"] ?? "" }
+        if identity.isEmpty { identity = ProcessInfo.processInfo.hostName }
+        identity = identity.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        return identity.isEmpty ? "node-ipam-controller-\(getpid())" : identity
+    }
+
+    /// `onStart` sees the controller (the demo and tests use it); `shutdown` lets them stop
+    /// the process the way SIGTERM does.
+    static func run(_ settings: Settings, environment: [String: String], logger: Logger,
+                    shutdown: ShutdownTrigger? = nil, onStart: (@Sendable (IPAMController, HealthServer) -> Void)? = nil) async throws -> Int32 {
+        let configuration = try ClientConfiguration.resolve(kubeconfigPath: settings.kubeconfig, apiServer: settings.apiServer, environment: environment)
+        logger.info("connecting", metadata: ["server": "\(configuration.server)", "source": "\(configuration.source)"])
+        let client = KubernetesClient(configuration: configuration, qps: settings.qps, burst: settings.burst)
+        defer { client.shutdown() }
+        let observability = Observability(client: client, bindAddress: settings.webserverBindAddress, logger: logger)
+        let recorder = EventRecorder(client: client, component: "multiCIDRRangeAllocator", host: identity(settings, environment))
+        let controller = IPAMController(
+            client: client,
+            configuration: ControllerConfiguration(
+                workers: settings.workers, clusterCIDRs: settings.clusterCIDRs, nodeMaskSizeIPv4: settings.nodeMaskSizeIPv4,
+                nodeMaskSizeIPv6: settings.nodeMaskSizeIPv6, serviceCIDRs: settings.serviceClusterIPRanges),
+            recorder: recorder, metrics: observability.metrics, logger: logger)
+        var election: LeaderElectionConfiguration?
+        if settings.leaderElection {
+            var namespace = settings.leaderElectNamespace
+            if namespace.isEmpty { namespace = environment["POD_NAMESPACE"] ?? "" }
+            if namespace.isEmpty {
+                namespace = configuration.namespace
+                logger.info("no --leader-elect-namespace or POD_NAMESPACE; using the kubeconfig's namespace for the Lease", metadata: ["namespace": "\(namespace)"])
+            }
+            election = LeaderElectionConfiguration(namespace: namespace, name: settings.leaseName, identity: identity(settings, environment),
+                                                   leaseDuration: settings.leaseDuration, renewDeadline: settings.renewDeadline,
+                                                   retryPeriod: settings.retryPeriod, releaseOnCancel: true)
+            logger.info("Leader election is enabled.", metadata: ["id": "\(identity(settings, environment))", "namespace": "\(namespace)", "lease": "\(settings.leaseName)"])
+        } else {
+            logger.info("Leader election is disabled.")
+        }
+        onStart?(controller, observability.server)
+        let service = ControllerService(client: client, controller: controller, election: election, observability: observability, logger: logger)
+        observability.readiness = { service.readiness() }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: observability.server),
+                .init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        await shutdown?.attach(group)
+        try await group.run()
+        return service.exitCode
+    }
+}
+
+/// Runs the controller, behind leader election when configured, until graceful shutdown.
+final class ControllerService: Service, @unchecked Sendable {
+    let client: KubernetesClient
+    let controller: IPAMController
+    let election: LeaderElectionConfiguration?
+    let observability: Observability
+    let logger: Logger
+    private let lock = NSLock()
+    private var code: Int32 = 0
+    private var elector: LeaderElector?
+
+    init(client: KubernetesClient, controller: IPAMController, election: LeaderElectionConfiguration?, observability: Observability, logger: Logger) {
+        self.client = client
+        self.controller = controller
+        self.election = election
+        self.observability = observability
+        self.logger = logger
+    }
+
+    var exitCode: Int32 { lock.withLock { code } }
+
+    /// Ready when caches are synced (leader) or when standing by as a healthy candidate.
+    func readiness() -> HealthCheck {
+        if controller.isReady { return HealthCheck(ok: true, detail: "caches synced") }
+        if let elector = lock.withLock({ elector }), !elector.isLeader {
+            return HealthCheck(ok: true, detail: "standby: another replica leads")
+        }
+        return HealthCheck(ok: false, detail: "caches not synced yet")
+    }
+
+    func run() async throws {
+        guard let election else {
+            observability.metrics.setLeader(true)
+            try await cancelWhenGracefulShutdown { try await self.controller.run() }
+            return
+        }
+        let logger = self.logger
+        let identity = election.identity
+        let elector = LeaderElector(client: client, configuration: election) { leader in
+            if leader == identity { logger.info("I am the new leader: \(leader)") } else { logger.info("New leader elected: \(leader)") }
+        }
+        lock.withLock { self.elector = elector }
+        let metrics = observability.metrics
+        let controller = self.controller
+        let end = await cancelWhenGracefulShutdown {
+            await elector.run {
+                metrics.setLeader(true)
+                logger.info("Started leading as \(identity)")
+                do { try await controller.run() } catch { logger.error("controller stopped: \(error)") }
+                metrics.setLeader(false)
+            }
+        }
+        if end == .lostLease {
+            logger.error("lost the Lease: stopped writing; exiting so a fresh process can compete again")
+            lock.withLock { code = 1 }
+        } else {
+            logger.info("stopped; Lease released")
+        }
+    }
+}
+
+/// Triggers the same graceful shutdown as SIGTERM, from code (demo, tests).
+actor ShutdownTrigger {
+    private var group: ServiceGroup?
+    private var requested = false
+
+    init() {}
+
+    func attach(_ group: ServiceGroup) async {
+        self.group = group
+        if requested { await group.triggerGracefulShutdown() }
+    }
+
+    func shutdown() async {
+        requested = true
+        await group?.triggerGracefulShutdown()
+    }
+}

@@ -1,0 +1,254 @@
+import ClusterCIDRAPI
+import Foundation
+import KubeClient
+import LocalAPIServer
+import Logging
+import MultiCIDR
+
+/// `node-ipam-controller demo`: the real controller against a bundled LocalAPIServer over
+/// HTTPS (kind-shaped kubeconfig), with the CRD, the example ClusterCIDRs and labelled
+/// sample nodes; prints who got what and how full each pool is.
+enum DemoCommand {
+    struct Options {
+        var nodes = 12
+        var keepRunning = false
+        var verbosity = -1
+        var examples: String?
+    }
+
+    static let usage = """
+        Usage: node-ipam-controller demo [--nodes N] [--keep-running] [--examples DIR] [-v N]
+          --nodes N        sample nodes to create (default 12, at most 5000)
+          --keep-running   keep the API server and controller running (Ctrl-C stops) and print a kubeconfig for kubectl
+          --examples DIR   ClusterCIDR manifests to apply (default: the repository's examples/)
+          -v N             controller log verbosity (default: warnings only)
+        """
+
+    static func parse(_ arguments: [String]) -> Options? {
+        var options = Options()
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            func value() -> String? {
+                if let equals = argument.firstIndex(of: "=") { return String(argument[argument.index(after: equals)...]) }
+                defer { index += 1 }
+                return index < arguments.count ? arguments[index] : nil
+            }
+            switch argument.split(separator: "=").first.map(String.init) ?? argument {
+            case "--nodes": guard let n = value().flatMap(Int.init), (1...5000).contains(n) else { return nil }; options.nodes = n
+            case "--keep-running": options.keepRunning = true
+            case "--examples": guard let dir = value() else { return nil }; options.examples = dir
+            case "-v", "--v": guard let v = value().flatMap(Int.init) else { return nil }; options.verbosity = v
+            default: return nil
+            }
+        }
+        return options
+    }
+
+    /// The repository's examples/ (next to the sources, or in the working directory).
+    static func defaultExamples() -> String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<4 { url.deleteLastPathComponent() }
+        let besideSources = url.appendingPathComponent("examples").path
+        if FileManager.default.fileExists(atPath: besideSources) { return besideSources }
+        return FileManager.default.currentDirectoryPath + "/examples"
+    }
+
+    static func crdPath(examples: String) -> String {
+        URL(fileURLWithPath: examples).deletingLastPathComponent().appendingPathComponent("config/crd/networking.x-k8s.io_clustercidrs.yaml").path
+    }
+
+    /// Labels of the i-th sample node: one group per example pool, and some unlabelled
+    /// nodes that fall back to the catch-all pools.
+    static func labels(for index: Int) -> (group: String, labels: [String: String]) {
+        let groups: [(String, [String: String])] = [
+            ("control-plane", ["platform.node_group/control-plane": ""]),
+            ("worker-small", ["platform.node_group/worker-small": ""]),
+            ("worker-medium", ["platform.node_group/worker-medium": ""]),
+            ("worker-large", ["platform.node_group/worker-large": ""]),
+            ("ipv6-only", ["node.example.com/ipv6-only": "true"]),
+            ("(none)", [:]),
+        ]
+        return groups[index % groups.count]
+    }
+
+    static func main(_ arguments: [String]) async -> Int32 {
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(usage)
+            return 0
+        }
+        guard let options = parse(arguments) else {
+            printError("node-ipam-controller demo: bad arguments\n\(usage)")
+            return 2
+        }
+        Observability.bootstrap(format: "text", verbosity: max(0, options.verbosity))
+        var logger = Logger(label: "node-ipam-controller")
+        if options.verbosity < 0 { logger.logLevel = .warning }
+        do {
+            return try await run(options, logger: logger)
+        } catch {
+            printError("demo failed: \(error)")
+            return 1
+        }
+    }
+
+    static func run(_ options: Options, logger: Logger) async throws -> Int32 {
+        let examples = options.examples ?? defaultExamples()
+        let server = try await LocalAPIServer.start(.init(tls: true))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("node-ipam-demo-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let kubeconfig = directory + "/kubeconfig"
+        try server.kubeconfig(name: "node-ipam-demo").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        print("LocalAPIServer on \(server.url) (HTTPS, client certificates); kubeconfig \(kubeconfig)")
+        let client = KubernetesClient(configuration: try ClientConfiguration.resolve(kubeconfigPath: kubeconfig, environment: [:]), qps: 0)
+        defer { client.shutdown() }
+
+        for document in try Manifests.documents(file: crdPath(examples: examples)) {
+            let response = try await client.send("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body: document, contentType: "application/json")
+            guard response.status == 201 else { throw APIError.from(response, request: "create the ClusterCIDR CRD") }
+        }
+        print("installed CRD \(ClusterCIDR.crdName)")
+        let files = (try FileManager.default.contentsOfDirectory(atPath: examples)).filter { $0.hasSuffix(".yaml") }.sorted()
+        for file in files {
+            for document in try Manifests.documents(file: examples + "/" + file) {
+                let object = try JSONDecoder().decode(ClusterCIDR.self, from: document)
+                do {
+                    _ = try await client.create(.clusterCIDRs, object)
+                    print("  applied \(file): clustercidr/\(object.name)")
+                } catch let error as APIError where error.isAlreadyExists {
+                    print("  skipped \(file): clustercidr/\(object.name) exists already (same name in another example)")
+                }
+            }
+        }
+        for index in 0..<options.nodes {
+            let name = String(format: "node-%03d", index)
+            _ = try await client.create(.nodes, Node(metadata: ObjectMeta(name: name, labels: labels(for: index).labels)))
+        }
+        print("created \(options.nodes) sample nodes; starting the controller (--kubeconfig \(kubeconfig))")
+
+        var settings = Settings()
+        settings.kubeconfig = kubeconfig
+        settings.webserverBindAddress = "127.0.0.1:0"
+        settings.leaderElectNamespace = "kube-system"
+        settings.qps = 0
+        let controllerBox = ControllerBox()
+        let started = ContinuousClock.now
+        let shutdown = ShutdownTrigger()
+        let controllerTask = Task {
+            try await RunCommand.run(settings, environment: [:], logger: logger, shutdown: shutdown) { controller, _ in controllerBox.set(controller) }
+        }
+        // Wait (event-driven) until every sample node carries podCIDRs or is known pending.
+        let done = NodeProgress(expected: options.nodes)
+        let informer = Informer<Node, Node>(client: client, resource: .nodes, transform: { $0 }) { event in
+            switch event {
+            case .added(let node), .updated(_, let node), .resync(let node): done.update(node)
+            case .deleted: break
+            }
+        }
+        let watch = Task { await informer.run() }
+        await informer.waitForSync()
+        for node in informer.list() { done.update(node) }
+        let allocatedAll = await done.waitForAll(timeout: .seconds(60))
+        let elapsed = started.duration(to: .now)
+        watch.cancel()
+        let controller = controllerBox.value
+
+        print("")
+        print(pad("NODE", 10) + pad("GROUP", 15) + pad("CLUSTERCIDR", 28) + "PODCIDRS")
+        var nodes = informer.list()
+        nodes.sort { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }
+        for (index, node) in nodes.enumerated() {
+            let name = node.metadata.name ?? ""
+            let pool = await controller?.reservation(for: name)?.pool ?? "-"
+            let cidrs = node.podCIDRs.isEmpty ? "(none: \(await controller?.pendingNodes().contains(name) == true ? "waiting for a pool" : "not yet"))" : node.podCIDRs.joined(separator: ", ")
+            print(pad(name, 10) + pad(labels(for: index).group, 15) + pad(pool, 28) + cidrs)
+        }
+        print("")
+        print(pad("CLUSTERCIDR", 34) + pad("FAMILY", 7) + pad("CIDR", 20) + pad("PER NODE", 9) + pad("ALLOCATED", 10) + pad("FREE", 22) + "TOTAL")
+        let pools: ListPage<ClusterCIDR> = try await client.list(.clusterCIDRs)
+        for pool in pools.items.sorted(by: { $0.name < $1.name }) {
+            for family in await controller?.statistics(of: pool.name) ?? [] {
+                print(pad(pool.name, 34) + pad(family.family.description, 7) + pad(family.prefix.description, 20) + pad("/\(family.nodePrefixLength)", 9)
+                      + pad(String(family.allocated), 10) + pad(String(family.free), 22) + String(family.total))
+            }
+        }
+        print("")
+        print(allocatedAll ? "every node got its podCIDRs in \(format(elapsed))" : "not every node got podCIDRs within 60 s (see above)")
+        if options.keepRunning {
+            print("""
+
+                Still running. Try:
+                  KUBECONFIG=\(kubeconfig) KUBECACHEDIR=$(mktemp -d) kubectl get nodes -o wide
+                  KUBECONFIG=\(kubeconfig) KUBECACHEDIR=$(mktemp -d) kubectl get clustercidrs
+                Ctrl-C stops the controller and the API server.
+                """)
+            _ = try? await controllerTask.value
+        } else {
+            await shutdown.shutdown()
+            _ = try? await controllerTask.value
+        }
+        try? await server.stop()
+        return allocatedAll ? 0 : 1
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func format(_ duration: Duration) -> String {
+        let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
+    }
+}
+
+private final class ControllerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var controller: IPAMController?
+    func set(_ controller: IPAMController) { lock.withLock { self.controller = controller } }
+    var value: IPAMController? { lock.withLock { controller } }
+}
+
+/// Counts sample nodes with podCIDRs and wakes the demo when all have them.
+private final class NodeProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let expected: Int
+    private var allocated: Set<String> = []
+    private var waiter: CheckedContinuation<Bool, Never>?
+
+    init(expected: Int) { self.expected = expected }
+
+    func update(_ node: Node) {
+        let toResume: CheckedContinuation<Bool, Never>? = lock.withLock {
+            if !node.podCIDRs.isEmpty, let name = node.metadata.name { allocated.insert(name) }
+            guard allocated.count >= expected, let waiter else { return nil }
+            self.waiter = nil
+            return waiter
+        }
+        toResume?.resume(returning: true)
+    }
+
+    func waitForAll(timeout: Duration) async -> Bool {
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            self?.expire()
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let done: Bool = lock.withLock {
+                if allocated.count >= expected { return true }
+                waiter = continuation
+                return false
+            }
+            if done { continuation.resume(returning: true) }
+        }
+    }
+
+    private func expire() {
+        let toResume: CheckedContinuation<Bool, Never>? = lock.withLock {
+            defer { waiter = nil }
+            return waiter
+        }
+        toResume?.resume(returning: false)
+    }
+}

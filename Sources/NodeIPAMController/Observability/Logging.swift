@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+
+/// `--log-format`.
+enum LogFormat: String, Sendable { case text, json }
+
+/// One line per message, text (klog-like) or JSON, to standard error.
+struct IPAMLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level
+    let label: String
+    let format: LogFormat
+    let sink: @Sendable (String) -> Void
+
+    init(label: String, format: LogFormat, level: Logger.Level, sink: @escaping @Sendable (String) -> Void = IPAMLogHandler.standardError) {
+        self.label = label
+        self.format = format
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    private static let writeLock = NSLock()
+
+    static let standardError: @Sendable (String) -> Void = { line in
+        writeLock.withLock { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+
+    func log(event: LogEvent) {
+        let level = event.level
+        let message = event.message
+        var all = metadata
+        if let extra = event.metadata { all.merge(extra) { $1 } }
+        if let error = event.error { all["error"] = "\(error)" }
+        switch format {
+        case .text:
+            let fields = all.keys.sorted().map { "\($0)=\(Self.quoteIfNeeded("\(all[$0]!)"))" }.joined(separator: " ")
+            sink("\(Self.timestamp()) \(level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0))\(message)\(fields.isEmpty ? "" : " " + fields)")
+        case .json:
+            var object: [String: String] = ["ts": Self.timestamp(), "level": level.rawValue, "msg": "\(message)", "logger": label]
+            for (key, value) in all where object[key] == nil { object[key] = "\(value)" }
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
+                sink(String(decoding: data, as: UTF8.self))
+            }
+        }
+    }
+
+    static func quoteIfNeeded(_ value: String) -> String {
+        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value
+    }
+
+    /// `-v`: 0 info, 1-3 debug, 4+ trace.
+    static func level(verbosity: Int) -> Logger.Level {
+        verbosity <= 0 ? .info : verbosity < 4 ? .debug : .trace
+    }
+}
+
+private let bootstrapOnce = NSLock()
+nonisolated(unsafe) private var bootstrapped = false
+
+/// Installs the log handler once per process (later calls are ignored).
+func bootstrapLogging(format: LogFormat, verbosity: Int) {
+    bootstrapOnce.withLock {
+        guard !bootstrapped else { return }
+        bootstrapped = true
+        let level = IPAMLogHandler.level(verbosity: verbosity)
+        LoggingSystem.bootstrap { IPAMLogHandler(label: $0, format: format, level: level) }
+    }
+}
