@@ -75,6 +75,21 @@ struct ConfigMap: KubernetesObject, Hashable {
         }
     }
 
+    @Test func cancellingTheTaskAbortsTheRequest() async throws {
+        try await withServer { server, client in
+            // The server would answer only after a minute.
+            server.faults.add(FaultInjector.Rule(verb: "list", resource: "nodes", count: 1, action: .delay(milliseconds: 60_000)))
+            let started = ContinuousClock.now
+            let request = Task { let _: ListPage<Node> = try await client.list(.nodes) }
+            request.cancel()
+            let result = await request.result
+            guard case .failure(let error) = result else { Issue.record("the request was not cancelled"); return }
+            #expect((error as? TransportError)?.kind == .cancelled || error is CancellationError)
+            // Well before the server's delay (libcurl notices at its next progress tick).
+            #expect(started.duration(to: .now) < .seconds(30))
+        }
+    }
+
     @Test func transportErrorsAreValues() async throws {
         let client = KubernetesClient(configuration: ClientConfiguration(server: "http://127.0.0.1:1"), qps: 0)
         defer { client.shutdown() }
