@@ -245,6 +245,9 @@ actor IPAMController {
                          message: "Node \(node.name) status is now: \(EventReason.cidrAssignmentFailed): \(error)", log: false)
             return true
         } catch {
+            // Shutting down: the reservation stays held until the process exits; the next
+            // leader re-reads every node before it allocates.
+            if Task.isCancelled { return false }
             // Timeout, dropped connection, 5xx, 409/422: the write may or may not have happened.
             do {
                 let current: Node = try await client.get(.nodes, name: node.name)
@@ -383,6 +386,7 @@ actor IPAMController {
             } catch let error as APIError where error.isConflict || error.isNotFound {
                 return !error.isNotFound
             } catch {
+                if Task.isCancelled { return false }
                 logger.error("adding the finalizer failed", metadata: ["clusterCIDR": "\(name)", "error": "\(error)"])
                 return true
             }
@@ -508,6 +512,7 @@ actor IPAMController {
         } catch let error as APIError where error.isNotFound {
             return false
         } catch {
+            if Task.isCancelled { return false }
             logger.error("writing ClusterCIDR status failed", metadata: ["clusterCIDR": "\(pool.name)", "error": "\(error)"])
             return true
         }
