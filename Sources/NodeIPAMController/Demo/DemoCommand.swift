@@ -164,13 +164,20 @@ enum DemoCommand {
             let cidrs = node.podCIDRs.isEmpty ? "(none: \(await controller?.pendingNodes().contains(name) == true ? "waiting for a pool" : "not yet"))" : node.podCIDRs.joined(separator: ", ")
             print(pad(name, 10) + pad(labels(for: index).group, 15) + pad(pool, 28) + cidrs)
         }
+        // The pool table is what the API server holds (what `kubectl get cc` shows), read once
+        // the controller has written every pool's status for the allocations above.
+        let pools = await currentPoolStatuses(client: client, controller: controller, timeout: .seconds(10))
         print("")
-        print(pad("CLUSTERCIDR", 34) + pad("FAMILY", 7) + pad("CIDR", 20) + pad("PER NODE", 9) + pad("ALLOCATED", 10) + pad("FREE", 22) + "TOTAL")
-        let pools: ListPage<ClusterCIDR> = try await client.list(.clusterCIDRs)
-        for pool in pools.items.sorted(by: { $0.name < $1.name }) {
-            for family in await controller?.statistics(of: pool.name) ?? [] {
-                print(pad(pool.name, 34) + pad(family.family.description, 7) + pad(family.prefix.description, 20) + pad("/\(family.nodePrefixLength)", 9)
-                      + pad(String(family.allocated), 10) + pad(String(family.free), 22) + String(family.total))
+        print(pad("CLUSTERCIDR", 30) + pad("FAMILY", 7) + pad("CIDR", 20) + pad("PER NODE", 9) + pad("ALLOCATED", 10) + pad("FREE", 12) + pad("TOTAL", 12) + "CONDITIONS")
+        for pool in pools.sorted(by: { $0.name < $1.name }) {
+            let status = pool.status
+            let conditions = (status?.conditions ?? []).filter { $0.status == Condition.statusTrue }.map(\.type).joined(separator: ",")
+            let families = [status?.ipv4.map { ("IPv4", $0) }, status?.ipv6.map { ("IPv6", $0) }].compactMap { $0 }
+            if families.isEmpty { print(pad(pool.name, 30) + pad("-", 7) + pad("(no status)", 73) + conditions) }
+            for (family, value) in families {
+                let perNode = value.perNodeHostBits.map { "/\((family == "IPv4" ? 32 : 128) - Int($0))" } ?? "-"
+                print(pad(pool.name, 30) + pad(family, 7) + pad(value.cidr, 20) + pad(perNode, 9) + pad(value.allocated, 10)
+                      + pad(value.free, 12) + pad(value.total, 12) + conditions)
             }
         }
         print("")
@@ -190,6 +197,47 @@ enum DemoCommand {
         }
         try? await server.stop()
         return allocatedAll ? 0 : 1
+    }
+
+    /// Lists the ClusterCIDRs once each valid pool's status (finalizer, observed generation,
+    /// per-family counts) matches the controller's engine; after `timeout`, lists them as they are.
+    static func currentPoolStatuses(client: KubernetesClient, controller: IPAMController?, timeout: Duration) async -> [ClusterCIDR] {
+        let (changes, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let informer = Informer<ClusterCIDR, ClusterCIDR>(client: client, resource: .clusterCIDRs, transform: { $0 }) { _ in signal.yield() }
+        let watch = Task { await informer.run() }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            signal.finish()
+        }
+        defer {
+            watch.cancel()
+            timer.cancel()
+        }
+        await informer.waitForSync()
+        signal.yield()
+        for await _ in changes {
+            if await statusesAreCurrent(informer.list(), controller: controller) { break }
+        }
+        return informer.list()
+    }
+
+    static func statusesAreCurrent(_ pools: [ClusterCIDR], controller: IPAMController?) async -> Bool {
+        guard let controller else { return true }
+        for pool in pools {
+            let statistics = await controller.statistics(of: pool.name)
+            guard let status = pool.status, status.observedGeneration == pool.metadata.generation else { return false }
+            if statistics.isEmpty {
+                // Not registered: only an invalid pool is expected to stay out of the engine.
+                if status.condition(.invalid)?.status != Condition.statusTrue { return false }
+                continue
+            }
+            guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else { return false }
+            for family in statistics {
+                let written = family.family == .ipv4 ? status.ipv4 : status.ipv6
+                guard written?.allocated == String(family.allocated), written?.free == String(family.free) else { return false }
+            }
+        }
+        return true
     }
 
     static func pad(_ text: String, _ width: Int) -> String {
