@@ -204,6 +204,8 @@ public final class CurlTransport: Sendable {
         ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
         ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
         ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
+        // HTTP/2 over TLS when the server offers it in ALPN (kube-apiserver does), else HTTP/1.1.
+        ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent)
         if let connectTo { ccurl_setopt_slist(handle, CURLOPT_CONNECT_TO, connectTo) }
         ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(configuration.connectTimeout))
