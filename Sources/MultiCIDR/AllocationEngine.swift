@@ -5,11 +5,21 @@
 /// Storage is compact so that a million nodes fit in about 100 MiB: a node is a 32-byte slot
 /// addressed by a small integer id, and the occupancy index stores (range, holder id) pairs.
 public struct AllocationEngine: Sendable {
-    struct PoolRecord: Sendable {
-        var definition: PoolDefinition
+    /// What a decision reads and writes of a pool: plain values only, so reading and
+    /// updating it in place never retains or copies the definition.
+    struct PoolState: Sendable {
+        /// False for an id that is free for reuse.
+        var live = true
+        var ipv4: PoolFamily?
+        var ipv6: PoolFamily?
+        var catchAll = false
         var terminating = false
         var cursorV4: UInt128 = 0
         var cursorV6: UInt128 = 0
+        /// The family had no free block at the last look; only a release of a range that
+        /// overlaps the pool can change that (holding more ranges never frees one).
+        var fullV4 = false
+        var fullV6 = false
         var associatedCount = 0
         var allocatedV4: UInt128 = 0
         var allocatedV6: UInt128 = 0
@@ -20,9 +30,20 @@ public struct AllocationEngine: Sendable {
         /// Position in the order of PoolRankKey with equal match counts (P1...P5).
         var staticRank = 0
 
+        init(_ definition: PoolDefinition) {
+            ipv4 = definition.ipv4
+            ipv6 = definition.ipv6
+            catchAll = definition.selector.isCatchAll
+        }
+
+        func family(_ family: IPFamily) -> PoolFamily? { family == .ipv4 ? ipv4 : ipv6 }
         func cursor(_ family: IPFamily) -> UInt128 { family == .ipv4 ? cursorV4 : cursorV6 }
         mutating func setCursor(_ family: IPFamily, _ value: UInt128) {
             if family == .ipv4 { cursorV4 = value } else { cursorV6 = value }
+        }
+        func isFull(_ family: IPFamily) -> Bool { family == .ipv4 ? fullV4 : fullV6 }
+        mutating func setFull(_ family: IPFamily, _ value: Bool) {
+            if family == .ipv4 { fullV4 = value } else { fullV6 = value }
         }
     }
 
@@ -42,6 +63,7 @@ public struct AllocationEngine: Sendable {
 
         var ranges: [IPPrefix] {
             var result: [IPPrefix] = []
+            result.reserveCapacity(2)
             if v4Length != Self.noRange {
                 result.append(IPPrefix(address: IPAddress(family: .ipv4, value: UInt128(v4)), length: Int(v4Length)))
             }
@@ -69,9 +91,18 @@ public struct AllocationEngine: Sendable {
         func has(_ family: IPFamily) -> Bool { (family == .ipv4 ? v4Length : v6Length) != Self.noRange }
     }
 
-    private var pools: [PoolRecord?] = []
+    /// Pools by id: definition (nil for a free id), decision state, compiled selector.
+    private var definitions: [PoolDefinition?] = []
+    private var states: [PoolState] = []
+    /// Pool names by id (read without copying the definition).
+    private var names: [String] = []
+    private var selectors: [CompiledSelector] = []
+    private var labelKeys = LabelKeyTable()
     private var poolIDs: [String: UInt32] = [:]
     private var freePoolIDs: [UInt32] = []
+    /// Reused by decisions: the node's label values by slot, and the ranked candidates.
+    private var labelScratch: [String?] = []
+    private var rankScratch: [(order: UInt64, id: UInt32)] = []
 
     private var nodeIDs: [String: UInt32] = [:]
     private var slots: [NodeSlot] = []
@@ -96,7 +127,12 @@ public struct AllocationEngine: Sendable {
     }
 
     private mutating func unhold(_ range: IPPrefix, _ holder: UInt32) {
-        if range.family == .ipv4 { ipv4.remove(range, holder: holder) } else { ipv6.remove(range, holder: holder) }
+        let removed = range.family == .ipv4 ? ipv4.remove(range, holder: holder) : ipv6.remove(range, holder: holder)
+        guard removed else { return }
+        // A pool found full may have room again if the freed range lies in it.
+        for id in states.indices where states[id].isFull(range.family) {
+            if let family = states[id].family(range.family), family.prefix.overlaps(range) { states[id].setFull(range.family, false) }
+        }
     }
 
     private func holderName(_ id: UInt32) -> RangeHolder {
@@ -183,34 +219,46 @@ public struct AllocationEngine: Sendable {
     /// Adds or replaces a pool. Ranges already held stay held whatever happens to pools.
     @discardableResult
     public mutating func upsertPool(_ definition: PoolDefinition) -> PoolUpdate {
-        if let id = poolIDs[definition.name], var record = pools[Int(id)] {
-            if record.definition == definition { return .unchanged }
-            let previous = record.definition
-            record.definition = definition
-            record.terminating = false
-            for family in [IPFamily.ipv4, .ipv6] where previous.family(family) != definition.family(family) {
-                record.setCursor(family, 0)
+        if let id = poolIDs[definition.name], let previous = definitions[Int(id)] {
+            if previous == definition { return .unchanged }
+            let old = states[Int(id)]
+            var state = PoolState(definition)
+            state.associatedCount = old.associatedCount
+            state.allocatedV4 = old.allocatedV4
+            state.allocatedV6 = old.allocatedV6
+            state.reservationsV4 = old.reservationsV4
+            state.reservationsV6 = old.reservationsV6
+            state.releasesV4 = old.releasesV4
+            state.releasesV6 = old.releasesV6
+            for family in [IPFamily.ipv4, .ipv6] where previous.family(family) == definition.family(family) {
+                state.setCursor(family, old.cursor(family))
             }
-            pools[Int(id)] = record
+            definitions[Int(id)] = definition
+            states[Int(id)] = state
+            names[Int(id)] = definition.name
             var lost: Set<String> = []
             for (name, nodeID) in nodeIDs where slots[Int(nodeID)].pool == id {
                 if overflowRanges[nodeID] == nil && Self.fits(slots[Int(nodeID)].ranges, definition) { continue }
                 disassociate(nodeID, countingRelease: false)
                 lost.insert(name)
             }
-            recomputeStaticRanks()
+            poolsChanged()
             return .replaced(disassociated: lost)
         }
         let id: UInt32
         if let reused = freePoolIDs.popLast() {
             id = reused
-            pools[Int(id)] = PoolRecord(definition: definition)
+            definitions[Int(id)] = definition
+            states[Int(id)] = PoolState(definition)
+            names[Int(id)] = definition.name
         } else {
-            id = UInt32(pools.count)
-            pools.append(PoolRecord(definition: definition))
+            id = UInt32(definitions.count)
+            definitions.append(definition)
+            states.append(PoolState(definition))
+            names.append(definition.name)
         }
         poolIDs[definition.name] = id
-        recomputeStaticRanks()
+        poolsChanged()
         return .added
     }
 
@@ -223,25 +271,29 @@ public struct AllocationEngine: Sendable {
             slots[Int(nodeID)].pool = NodeSlot.noPool
             lost.insert(node)
         }
-        pools[Int(id)] = nil
+        definitions[Int(id)] = nil
+        states[Int(id)].live = false
+        states[Int(id)].fullV4 = false
+        states[Int(id)].fullV6 = false
+        names[Int(id)] = ""
         freePoolIDs.append(id)
-        recomputeStaticRanks()
+        poolsChanged()
         return lost
     }
 
     /// Marks a pool as being deleted: it keeps its nodes but never allocates again.
     public mutating func setTerminating(_ name: String, _ terminating: Bool = true) {
-        if let id = poolIDs[name] { pools[Int(id)]?.terminating = terminating }
+        if let id = poolIDs[name] { states[Int(id)].terminating = terminating }
     }
 
-    private func record(_ name: String) -> PoolRecord? { poolIDs[name].flatMap { pools[Int($0)] } }
+    private func liveID(_ name: String) -> Int? { poolIDs[name].map(Int.init) }
 
-    public func pool(named name: String) -> PoolDefinition? { record(name)?.definition }
-    public func isTerminating(_ name: String) -> Bool { record(name)?.terminating ?? false }
+    public func pool(named name: String) -> PoolDefinition? { liveID(name).flatMap { definitions[$0] } }
+    public func isTerminating(_ name: String) -> Bool { liveID(name).map { states[$0].terminating } ?? false }
     public var poolNames: [String] { poolIDs.keys.sorted() }
 
     /// Number of nodes whose ranges are associated with the pool (what blocks its deletion).
-    public func associatedNodeCount(of name: String) -> Int { record(name)?.associatedCount ?? 0 }
+    public func associatedNodeCount(of name: String) -> Int { liveID(name).map { states[$0].associatedCount } ?? 0 }
 
     /// Names of the nodes associated with the pool (walks every node).
     public func associatedNodes(of name: String) -> Set<String> {
@@ -252,53 +304,62 @@ public struct AllocationEngine: Sendable {
     /// Counts per family for a pool (free ranges are counted by walking the ranges held
     /// inside the pool).
     public func statistics(of name: String) -> [PoolFamilyStatistics] {
-        guard let record = record(name) else { return [] }
-        return record.definition.families.map { family in
+        guard let id = liveID(name), let definition = definitions[id] else { return [] }
+        let state = states[id]
+        return definition.families.map { family in
             let v4 = family.family == .ipv4
             let occupied = index(family.family).occupiedBlockCount(in: family.prefix, blockLength: family.nodePrefixLength)
             return PoolFamilyStatistics(
                 family: family.family, prefix: family.prefix, nodePrefixLength: family.nodePrefixLength,
-                total: family.capacity, allocated: v4 ? record.allocatedV4 : record.allocatedV6,
+                total: family.capacity, allocated: v4 ? state.allocatedV4 : state.allocatedV6,
                 free: family.capacity - occupied,
-                reservationsTotal: v4 ? record.reservationsV4 : record.reservationsV6,
-                releasesTotal: v4 ? record.releasesV4 : record.releasesV6)
+                reservationsTotal: v4 ? state.reservationsV4 : state.reservationsV6,
+                releasesTotal: v4 ? state.releasesV4 : state.releasesV6)
         }
     }
 
-    private mutating func recomputeStaticRanks() {
-        let ordered = pools.compactMap { $0 }.map { PoolRankKey(pool: $0.definition, matchCount: 0) }.sorted()
+    /// After any pool is added, replaced or removed: static ranks and compiled selectors.
+    private mutating func poolsChanged() {
+        let ordered = definitions.compactMap { $0 }.map { PoolRankKey(pool: $0, matchCount: 0) }.sorted()
         for (rank, key) in ordered.enumerated() {
-            if let id = poolIDs[key.name] { pools[Int(id)]?.staticRank = rank }
+            if let id = poolIDs[key.name] { states[Int(id)].staticRank = rank }
         }
+        var keys = LabelKeyTable()
+        selectors = definitions.map { CompiledSelector($0?.selector ?? .catchAll, keys: &keys) }
+        labelKeys = keys
     }
 
-    private func rankedPoolIDs(for node: NodeAttributes) -> [UInt32] {
-        var matches: [(catchAll: Bool, count: Int, rank: Int, id: UInt32)] = []
-        for (offset, record) in pools.enumerated() {
-            guard let record, let count = record.definition.selector.matchCount(for: node) else { continue }
-            matches.append((record.definition.selector.isCatchAll, count, record.staticRank, UInt32(offset)))
+    /// Ids of the pools that select the node, best first, into `rankScratch`.
+    private mutating func rankPools(for node: NodeAttributes) {
+        labelKeys.values(of: node.labels, into: &labelScratch)
+        rankScratch.removeAll(keepingCapacity: true)
+        for id in states.indices where states[id].live {
+            guard let count = selectors[id].matchCount(name: node.name, labels: labelScratch) else { continue }
+            // Selector pools before catch-all ones, more matched requirements first, then the static rank.
+            let order = (states[id].catchAll ? UInt64(1) << 63 : 0) | UInt64(UInt32.max - UInt32(clamping: count)) << 31
+                | UInt64(states[id].staticRank)
+            rankScratch.append((order, UInt32(id)))
         }
-        matches.sort { a, b in
-            if a.catchAll != b.catchAll { return !a.catchAll }
-            if a.count != b.count { return a.count > b.count }
-            return a.rank < b.rank
-        }
-        return matches.map(\.id)
+        if rankScratch.count > 1 { rankScratch.sort { $0.order < $1.order } }
     }
 
     /// Pools that select `node`, best first (REFERENCE §2.2 with REC: catch-all pools after
     /// selector pools, ranked the same way; name as final tie-break). Includes terminating pools.
     public func rankedPools(for node: NodeAttributes) -> [String] {
-        rankedPoolIDs(for: node).compactMap { pools[Int($0)]?.definition.name }
+        var copy = self
+        copy.rankPools(for: node)
+        return copy.rankScratch.compactMap { definitions[Int($0.id)]?.name }
     }
 
     // MARK: - Reservations
 
     private func reservation(_ id: UInt32, node: String) -> Reservation {
         let slot = slots[Int(id)]
+        var ranges = slot.ranges
+        if !overflowRanges.isEmpty, let overflow = overflowRanges[id] { ranges += overflow }
         return Reservation(
-            node: node, ranges: slot.ranges + (overflowRanges[id] ?? []),
-            pool: slot.pool == NodeSlot.noPool ? nil : pools[Int(slot.pool)]?.definition.name,
+            node: node, ranges: ranges,
+            pool: slot.pool == NodeSlot.noPool || !states[Int(slot.pool)].live ? nil : names[Int(slot.pool)],
             origin: slot.adopted ? .adopted : .allocated, state: slot.confirmed ? .confirmed : .pending)
     }
 
@@ -330,67 +391,87 @@ public struct AllocationEngine: Sendable {
     private mutating func associate(_ nodeID: UInt32, with poolID: UInt32) {
         let slot = slots[Int(nodeID)]
         slots[Int(nodeID)].pool = poolID
-        guard var record = pools[Int(poolID)] else { return }
-        record.associatedCount += 1
-        if slot.has(.ipv4) { record.allocatedV4 += 1; record.reservationsV4 += 1 }
-        if slot.has(.ipv6) { record.allocatedV6 += 1; record.reservationsV6 += 1 }
-        pools[Int(poolID)] = record
+        guard states[Int(poolID)].live else { return }
+        states[Int(poolID)].associatedCount += 1
+        if slot.has(.ipv4) { states[Int(poolID)].allocatedV4 += 1; states[Int(poolID)].reservationsV4 += 1 }
+        if slot.has(.ipv6) { states[Int(poolID)].allocatedV6 += 1; states[Int(poolID)].reservationsV6 += 1 }
     }
 
     private mutating func disassociate(_ nodeID: UInt32, countingRelease: Bool) {
         let slot = slots[Int(nodeID)]
         slots[Int(nodeID)].pool = NodeSlot.noPool
-        guard slot.pool != NodeSlot.noPool, var record = pools[Int(slot.pool)] else { return }
-        record.associatedCount -= 1
-        if slot.has(.ipv4) { record.allocatedV4 -= 1; if countingRelease { record.releasesV4 += 1 } }
-        if slot.has(.ipv6) { record.allocatedV6 -= 1; if countingRelease { record.releasesV6 += 1 } }
-        pools[Int(slot.pool)] = record
+        guard slot.pool != NodeSlot.noPool, states[Int(slot.pool)].live else { return }
+        let id = Int(slot.pool)
+        states[id].associatedCount -= 1
+        if slot.has(.ipv4) { states[id].allocatedV4 -= 1; if countingRelease { states[id].releasesV4 += 1 } }
+        if slot.has(.ipv6) { states[id].allocatedV6 -= 1; if countingRelease { states[id].releasesV6 += 1 } }
     }
 
     /// Reserves one range per family of the best pool that has room in every family
     /// (atomic: nothing is taken from a pool that cannot serve all its families).
     public mutating func allocate(for node: NodeAttributes) -> AllocationOutcome {
         if let id = nodeIDs[node.name] { return .alreadyReserved(reservation(id, node: node.name)) }
-        let ranked = rankedPoolIDs(for: node)
-        if ranked.isEmpty { return .noMatchingPool(node: node.name) }
+        rankPools(for: node)
+        if rankScratch.isEmpty { return .noMatchingPool(node: node.name) }
         var exhausted: [PoolExhaustion] = []
         var terminating: [String] = []
-        candidates: for poolID in ranked {
-            guard let record = pools[Int(poolID)] else { continue }
-            if record.terminating {
-                terminating.append(record.definition.name)
+        candidates: for candidate in rankScratch.indices {
+            let poolID = Int(rankScratch[candidate].id)
+            if states[poolID].terminating {
+                terminating.append(names[poolID])
                 continue
             }
+            // IPv4 then IPv6 (the order of podCIDRs), without building arrays on this hot path.
             var slot = NodeSlot()
-            var picked: [(PoolFamily, UInt128)] = []
-            for family in record.definition.families {
-                guard let blockIndex = index(family.family).firstFreeBlock(
-                    in: family.prefix, blockLength: family.nodePrefixLength, from: record.cursor(family.family)) else {
-                    exhausted.append(PoolExhaustion(pool: record.definition.name, family: family.family, prefix: family.prefix))
+            var blockV4: UInt128 = 0, blockV6: UInt128 = 0
+            if let pool = states[poolID].ipv4 {
+                guard let block = freeBlock(poolID, pool) else {
+                    exhausted.append(PoolExhaustion(pool: names[poolID], family: .ipv4, prefix: pool.prefix))
                     continue candidates
                 }
-                picked.append((family, blockIndex))
-                _ = slot.store(family.block(at: blockIndex))
+                blockV4 = block
+                _ = slot.store(pool.block(at: block))
+            }
+            if let pool = states[poolID].ipv6 {
+                guard let block = freeBlock(poolID, pool) else {
+                    exhausted.append(PoolExhaustion(pool: names[poolID], family: .ipv6, prefix: pool.prefix))
+                    continue candidates
+                }
+                blockV6 = block
+                _ = slot.store(pool.block(at: block))
             }
             let nodeID = newNode(node.name, slot)
-            for (family, blockIndex) in picked {
-                hold(family.block(at: blockIndex), nodeID)
-                let next = blockIndex + 1
-                pools[Int(poolID)]?.setCursor(family.family, next == family.capacity ? 0 : next)
-            }
-            associate(nodeID, with: poolID)
+            if let pool = states[poolID].ipv4 { take(blockV4, of: pool, poolID, for: nodeID) }
+            if let pool = states[poolID].ipv6 { take(blockV6, of: pool, poolID, for: nodeID) }
+            associate(nodeID, with: UInt32(poolID))
             return .allocated(reservation(nodeID, node: node.name))
         }
         if exhausted.isEmpty { return .onlyTerminatingPools(node: node.name, pools: terminating) }
         return .exhausted(node: node.name, pools: exhausted)
     }
 
-    /// Records that the node now carries its pending reservation.
+    /// The next free block of one family of a pool (next fit), remembering when there is none.
+    private mutating func freeBlock(_ poolID: Int, _ pool: PoolFamily) -> UInt128? {
+        let family = pool.family
+        if states[poolID].isFull(family) { return nil }
+        let found = index(family).firstFreeBlock(in: pool.prefix, blockLength: pool.nodePrefixLength, from: states[poolID].cursor(family))
+        if found == nil { states[poolID].setFull(family, true) }
+        return found
+    }
+
+    /// Holds a block for the node and moves the pool's cursor past it.
+    private mutating func take(_ block: UInt128, of pool: PoolFamily, _ poolID: Int, for nodeID: UInt32) {
+        hold(pool.block(at: block), nodeID)
+        let next = block + 1
+        states[poolID].setCursor(pool.family, next == pool.capacity ? 0 : next)
+    }
+
+    /// Records that the node now carries its pending reservation; false when it holds none.
     @discardableResult
-    public mutating func confirm(node: String) -> Reservation? {
-        guard let id = nodeIDs[node] else { return nil }
+    public mutating func confirm(node: String) -> Bool {
+        guard let id = nodeIDs[node] else { return false }
         slots[Int(id)].confirmed = true
-        return reservation(id, node: node)
+        return true
     }
 
     /// Releases everything the node holds (by node, never by its labels). Returns what was
@@ -459,8 +540,8 @@ public struct AllocationEngine: Sendable {
         // (two ranges of one family) is held but never associated.
         var selectorMatches = false
         let current = slots[Int(nodeID)].pool
-        if current != NodeSlot.noPool, let record = pools[Int(current)] {
-            selectorMatches = record.definition.selector.matchCount(for: node) != nil
+        if current != NodeSlot.noPool, let definition = definitions[Int(current)] {
+            selectorMatches = definition.selector.matchCount(for: node) != nil
         } else if overflowRanges[nodeID] == nil, let (poolID, matches) = bestFit(for: ranges, node: node) {
             associate(nodeID, with: poolID)
             selectorMatches = matches
@@ -483,14 +564,14 @@ public struct AllocationEngine: Sendable {
         }
     }
 
-    private func bestFit(for ranges: [IPPrefix], node: NodeAttributes) -> (UInt32, Bool)? {
-        for id in rankedPoolIDs(for: node) where Self.fits(ranges, pools[Int(id)]!.definition) {
-            return (id, true)
+    private mutating func bestFit(for ranges: [IPPrefix], node: NodeAttributes) -> (UInt32, Bool)? {
+        rankPools(for: node)
+        for candidate in rankScratch {
+            if Self.fits(ranges, definitions[Int(candidate.id)]!) { return (candidate.id, true) }
         }
-        let byRank = pools.enumerated().compactMap { offset, record in record.map { (UInt32(offset), $0) } }
-            .sorted { $0.1.staticRank < $1.1.staticRank }
-        for (id, record) in byRank where Self.fits(ranges, record.definition) {
-            return (id, false)
+        let byRank = definitions.indices.filter { definitions[$0] != nil }.sorted { states[$0].staticRank < states[$1].staticRank }
+        for id in byRank where Self.fits(ranges, definitions[id]!) {
+            return (UInt32(id), false)
         }
         return nil
     }
