@@ -46,6 +46,9 @@ public struct LabelSelector: Sendable {
 
     init() {}
 
+    /// True for an empty selector (it matches every object).
+    public var isEverything: Bool { requirements.isEmpty }
+
     public func matches(_ object: JSON) -> Bool {
         if requirements.isEmpty { return true }
         let labels = object["metadata"]?["labels"]?.objectValue ?? [:]
@@ -92,6 +95,9 @@ public struct FieldSelector: Sendable {
             requirements.append(Requirement(path: key.split(separator: ".").map(String.init), value: value, negate: negate))
         }
     }
+
+    /// True for an empty selector (it matches every object).
+    public var isEverything: Bool { requirements.isEmpty }
 
     public func matches(_ object: JSON) -> Bool {
         for r in requirements {

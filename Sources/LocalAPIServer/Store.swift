@@ -9,6 +9,8 @@ final class Store: @unchecked Sendable {
     private let lock = NSLock()
     private var currentRV: UInt64 = 1
     private var objects: [String: [String: JSON]] = [:]
+    /// Each store's keys in order, dropped whenever a key is added or removed.
+    private var sortedKeys: [String: [String]] = [:]
     private var history: [StoredEvent] = []
     private var historyStart = 0
     private let historyLimit: Int
@@ -76,16 +78,39 @@ final class Store: @unchecked Sendable {
             listRV = UInt64(rv)
         }
         let store = objects[r.storageKey] ?? [:]
-        var keys = store.keys.sorted()
-        if let startAfter { keys = keys.filter { $0 > startAfter } }
+        // Keys in order, sorted once per change of the key set (not per page).
+        let keys: [String]
+        if let cached = sortedKeys[r.storageKey] { keys = cached } else {
+            keys = store.keys.sorted()
+            sortedKeys[r.storageKey] = keys
+        }
+        var position = 0
+        if let startAfter {
+            var high = keys.count
+            while position < high {
+                let mid = (position + high) / 2
+                if keys[mid] <= startAfter { position = mid + 1 } else { high = mid }
+            }
+        }
         var items: [JSON] = []
         var lastKey: String?
         var remaining = 0
-        for k in keys {
+        let filtered = namespace != nil || !labels.isEverything || !fields.isEverything
+        for index in position..<keys.count {
+            let k = keys[index]
             let o = store[k]!
             if let namespace, o["metadata"]?["namespace"]?.stringValue != namespace { continue }
             guard labels.matches(o), fields.matches(o) else { continue }
-            if let limit, limit > 0, items.count >= limit { remaining += 1; continue }
+            if let limit, limit > 0, items.count >= limit {
+                if filtered {
+                    remaining += 1
+                } else {
+                    // Unfiltered: everything after the page remains; no need to walk it.
+                    remaining = keys.count - index
+                    break
+                }
+                continue
+            }
             items.append(render(o, r))
             lastKey = k
         }
@@ -188,6 +213,7 @@ final class Store: @unchecked Sendable {
         let rv = nextRV()
         o[path: ["metadata", "resourceVersion"]] = .string(String(rv))
         objects[r.storageKey, default: [:]][key] = o
+        sortedKeys[r.storageKey] = nil
         record("ADDED", r, namespace, o, rv: rv)
         afterWrite(r, old: nil, new: o)
         return render(o, r)
@@ -277,6 +303,7 @@ final class Store: @unchecked Sendable {
         let finalizers = new["metadata"]?["finalizers"]?.arrayValue ?? []
         if new["metadata"]?["deletionTimestamp"] != nil, finalizers.isEmpty {
             objects[r.storageKey]?[key] = nil
+            sortedKeys[r.storageKey] = nil
             record("DELETED", r, namespace, new, rv: rv)
             afterDelete(r, new)
             return render(new, r)
@@ -322,6 +349,7 @@ final class Store: @unchecked Sendable {
         let rv = nextRV()
         o[path: ["metadata", "resourceVersion"]] = .string(String(rv))
         objects[r.storageKey]?[key] = nil
+        sortedKeys[r.storageKey] = nil
         record("DELETED", r, namespace, o, rv: rv)
         afterDelete(r, o)
         return .deleted(render(o, r))
@@ -432,6 +460,7 @@ final class Store: @unchecked Sendable {
                 for info in gv.values where info.namespaced {
                     for (k, obj) in objects[info.storageKey] ?? [:] where obj["metadata"]?["namespace"]?.stringValue == ns {
                         objects[info.storageKey]?[k] = nil
+                        sortedKeys[info.storageKey] = nil
                         let rv = nextRV()
                         record("DELETED", info, ns, obj, rv: rv)
                     }
@@ -452,6 +481,7 @@ final class Store: @unchecked Sendable {
                 record("DELETED", first, obj["metadata"]?["namespace"]?.stringValue ?? "", obj, rv: rv)
             }
             objects[first.storageKey] = nil
+            sortedKeys[first.storageKey] = nil
         }
     }
 }
