@@ -89,3 +89,13 @@ private func jsonObject(_ data: Data) throws -> [String: Any] {
     #expect(throws: (any Error).self) { try JSONDecoder().decode(NodeSelectorRequirement.self, from: Data(#"{"operator":"In"}"#.utf8)) }
     #expect(throws: (any Error).self) { try JSONDecoder().decode(ObjectMeta.self, from: Data(#"{"generation":1e30}"#.utf8)) }
 }
+
+@Test func timestampsAreWrittenAsTheAPIServerWritesThem() {
+    #expect(KubeTime.seconds(Date(timeIntervalSince1970: 1_796_147_338.5)) == "2026-12-01T17:48:58Z")
+    #expect(KubeTime.micro(Date(timeIntervalSince1970: 1_796_147_338.5)) == "2026-12-01T17:48:58.500000Z")
+    #expect(KubeTime.milli(Date(timeIntervalSince1970: 946_684_800.0625)) == "2000-01-01T00:00:00.062Z")
+    #expect(KubeTime.micro(Date(timeIntervalSince1970: 0.000123)) == "1970-01-01T00:00:00.000123Z")
+    let parsed = KubeTime.parse(KubeTime.micro(Date(timeIntervalSince1970: 1_796_147_338.5)))
+    #expect(parsed == Date(timeIntervalSince1970: 1_796_147_338.5))
+    #expect(KubeTime.parse("2026-12-01T17:48:58Z") == Date(timeIntervalSince1970: 1_796_147_338))
+}

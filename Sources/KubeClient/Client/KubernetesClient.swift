@@ -210,12 +210,22 @@ public final class KubernetesClient: Sendable {
     /// of the list (the last page's) to start a watch from.
     public func listAll<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
                                                  pageSize: Int = 500, as type: T.Type = T.self) async throws -> (items: [T], resourceVersion: String) {
-        var items: [T] = []
+        try await listAll(resource, namespace: namespace, options: options, pageSize: pageSize, as: type) { $0 }
+    }
+
+    /// Lists every page, keeping only `transform` of each item: a page's full objects are
+    /// dropped before the next page is fetched (an informer of 50,000 nodes never holds
+    /// them all at once).
+    public func listAll<T: Decodable & Sendable, U>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
+                                                    pageSize: Int = 500, as type: T.Type = T.self,
+                                                    transform: (T) -> U) async throws -> (items: [U], resourceVersion: String) {
+        var items: [U] = []
         var options = options
         options.limit = pageSize
         while true {
             let page: ListPage<T> = try await list(resource, namespace: namespace, options: options)
-            items += page.items
+            if items.isEmpty, let remaining = page.metadata.remainingItemCount { items.reserveCapacity(page.items.count + remaining) }
+            items += page.items.map(transform)
             guard let token = page.metadata.continue, !token.isEmpty else {
                 return (items, page.metadata.resourceVersion ?? "")
             }

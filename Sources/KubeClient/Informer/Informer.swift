@@ -152,13 +152,17 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
 
     private func listAndReplace() async throws {
         let listOptions = ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector)
-        let (items, resourceVersion): ([Object], String) = try await client.listAll(resource, namespace: options.namespace, options: listOptions, pageSize: options.pageSize)
+        let transform = self.transform
+        let (items, resourceVersion) = try await client.listAll(
+            resource, namespace: options.namespace, options: listOptions, pageSize: options.pageSize, as: Object.self
+        ) { object in
+            (key: Self.key(object), entry: Entry(resourceVersion: object.metadata.resourceVersion ?? "", projection: transform(object)))
+        }
         let (events, waiters) = state.lock.withLock { () -> ([InformerEvent<Projection>], [CheckedContinuation<Void, Never>]) in
             var events: [InformerEvent<Projection>] = []
             var fresh: [String: Entry] = [:]
-            for object in items {
-                let key = Self.key(object)
-                let entry = Entry(resourceVersion: object.metadata.resourceVersion ?? "", projection: transform(object))
+            fresh.reserveCapacity(items.count)
+            for (key, entry) in items {
                 if let old = state.cache[key] {
                     if old.resourceVersion != entry.resourceVersion { events.append(.updated(old: old.projection, new: entry.projection)) }
                 } else {

@@ -1,30 +1,5 @@
 import Foundation
 
-/// MicroTime / Time formatting as the API server writes it.
-enum KubeTime {
-    static func micro(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        // Kubernetes MicroTime has six fractional digits; three are accepted as well.
-        return formatter.string(from: date)
-    }
-
-    static func seconds(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
-
-    static func parse(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
-}
-
 /// Lease-based leader election with client-go's semantics.
 public struct LeaderElectionConfiguration: Sendable {
     public var namespace: String

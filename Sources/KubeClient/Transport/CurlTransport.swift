@@ -39,8 +39,10 @@ final class Transfer: @unchecked Sendable {
         self.onPart = onPart
     }
 
+    /// One header line as libcurl delivers it (with its CRLF). Called for every line of
+    /// every response, so it trims ASCII whitespace by hand instead of through Foundation.
     func headerLine(_ line: String) {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = Self.trimmed(line[...])
         if trimmed.hasPrefix("HTTP/") {
             // A new response head (after 100 Continue or a redirect): start over.
             let parts = trimmed.split(separator: " ", maxSplits: 2)
@@ -48,8 +50,14 @@ final class Transfer: @unchecked Sendable {
             headers = [:]
         } else if let colon = trimmed.firstIndex(of: ":") {
             let name = trimmed[..<colon].lowercased()
-            headers[name] = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[name] = String(Self.trimmed(trimmed[trimmed.index(after: colon)...]))
         }
+    }
+
+    private static func trimmed(_ text: Substring) -> Substring {
+        func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\r" || c == "\n" || c == "\r\n" }
+        guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return text[first...last]
     }
 
     func received(_ bytes: UnsafeRawBufferPointer) {
