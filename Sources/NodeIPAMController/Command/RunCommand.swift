@@ -61,7 +61,8 @@ enum RunCommand {
             client: client,
             configuration: ControllerConfiguration(
                 workers: settings.workers, clusterCIDRs: settings.clusterCIDRs, nodeMaskSizeIPv4: settings.nodeMaskSizeIPv4,
-                nodeMaskSizeIPv6: settings.nodeMaskSizeIPv6, serviceCIDRs: settings.serviceClusterIPRanges),
+                nodeMaskSizeIPv6: settings.nodeMaskSizeIPv6, serviceCIDRs: settings.serviceClusterIPRanges,
+                statusInterval: ControllerConfiguration.statusInterval(qps: settings.qps)),
             recorder: recorder, metrics: observability.metrics, logger: logger)
         var election: LeaderElectionConfiguration?
         if settings.leaderElection {

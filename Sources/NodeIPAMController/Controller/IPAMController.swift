@@ -39,8 +39,17 @@ struct ControllerConfiguration: Sendable {
     var serviceCIDRs: [String] = []
     /// Timeout of one node write.
     var writeTimeout: Duration = .seconds(10)
-    /// Status writes of a pool are coalesced over this period.
+    /// A pool's status is written this long after the change that calls for it...
     var statusDelay: Duration = .milliseconds(500)
+    /// ...and at most once per this interval while changes keep coming (allocation storms
+    /// coalesce into a few writes that leave the request budget to node writes).
+    var statusInterval: Duration = .milliseconds(500)
+
+    /// The status interval for a client limited to `qps` requests/s (0 = unlimited): at
+    /// most one status write per pool for every 200 requests the limit allows.
+    static func statusInterval(qps: Double, minimum: Duration = .milliseconds(500)) -> Duration {
+        qps > 0 ? max(minimum, .milliseconds(Int64(200_000 / qps))) : minimum
+    }
 }
 
 /// The controller: moves data between the API server and the allocation engine. Decisions
@@ -67,6 +76,11 @@ actor IPAMController {
     private var reported: [String: String] = [:]
     /// Pool name → last definition registered (to tell unchanged from replaced).
     private var invalidPools: [String: String] = [:]
+    /// When each pool's status was last written (for `statusInterval`).
+    private var statusWritten: [String: ContinuousClock.Instant] = [:]
+    /// When the informer first delivered each node without podCIDRs: the allocation latency
+    /// metric counts from there, queueing included.
+    private nonisolated let arrivals = ArrivalTimes()
 
     init(client: KubernetesClient, configuration: ControllerConfiguration, recorder: EventRecorder,
          metrics: any ControllerMetrics = NoMetrics(), logger: Logger) {
@@ -77,9 +91,13 @@ actor IPAMController {
         self.logger = logger
         let nodeQueue = self.nodeQueue
         let poolQueue = self.poolQueue
+        let arrivals = self.arrivals
         nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init) { event in
             switch event {
-            case .added(let node), .deleted(let node), .resync(let node): nodeQueue.add(node.name)
+            case .added(let node):
+                if node.podCIDRs.isEmpty && !node.deleting { arrivals.record(node.name) }
+                nodeQueue.add(node.name)
+            case .deleted(let node), .resync(let node): nodeQueue.add(node.name)
             case .updated(let old, let new):
                 // Label or podCIDR changes matter; status-only updates (heartbeats) do not.
                 if old != new { nodeQueue.add(new.name) }
@@ -190,11 +208,12 @@ actor IPAMController {
         // A node being deleted keeps its range until the object is gone: its pods may still
         // use it (the reference released it at once, and could hand it out again).
         if !node.podCIDRs.isEmpty {
+            if firstSeen[name] == nil { _ = arrivals.take(name) }
             adopt(node)
             return false
         }
         if node.deleting { return false }
-        if firstSeen[name] == nil { firstSeen[name] = .now }
+        if firstSeen[name] == nil { firstSeen[name] = arrivals.take(name) ?? .now }
         let outcome = engine.allocate(for: node.attributes)
         switch outcome {
         case .allocated(let reservation), .alreadyReserved(let reservation):
@@ -318,6 +337,7 @@ actor IPAMController {
 
     private func releaseNode(_ name: String, wakePending: Bool = true) {
         firstSeen[name] = nil
+        _ = arrivals.take(name)
         reported[name] = nil
         if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
         guard let released = engine.release(node: name) else { return }
@@ -351,8 +371,14 @@ actor IPAMController {
 
     // MARK: - ClusterCIDRs
 
+    /// Asks for a status write: soon after a quiet period, else once the interval since the
+    /// last write has passed (the queue keeps one timer per pool however often this is called).
     private func schedulePoolStatus(_ pool: String) {
-        poolQueue.add(pool, after: configuration.statusDelay)
+        var delay = configuration.statusDelay
+        if let written = statusWritten[pool] {
+            delay = max(delay, ContinuousClock.now.duration(to: written.advanced(by: configuration.statusInterval)))
+        }
+        poolQueue.add(pool, after: delay)
     }
 
     /// Returns true to retry with backoff.
@@ -366,6 +392,7 @@ actor IPAMController {
                 logger.info("ClusterCIDR removed", metadata: ["clusterCIDR": "\(name)"])
             }
             invalidPools[name] = nil
+            statusWritten[name] = nil
             return false
         }
         let definition: PoolDefinition
@@ -445,7 +472,7 @@ actor IPAMController {
         let firstTime = invalidPools[name] != message
         invalidPools[name] = message
         var status = pool.status ?? ClusterCIDRStatus()
-        let now = KubeTimeFormat.now()
+        let now = KubeTime.seconds()
         status.setCondition(.invalid, true, reason: ClusterCIDRConditionReason.invalidSpec, message: message, observedGeneration: pool.metadata.generation, now: now)
         status.setCondition(.ready, false, reason: ClusterCIDRConditionReason.invalidSpec, message: message, observedGeneration: pool.metadata.generation, now: now)
         status.observedGeneration = pool.metadata.generation
@@ -477,7 +504,7 @@ actor IPAMController {
         status.usage = ClusterCIDRStatus.usage(ipv4: status.ipv4, ipv6: status.ipv6)
         status.nodes = engine.associatedNodeCount(of: pool.name)
         status.observedGeneration = generation
-        let now = KubeTimeFormat.now()
+        let now = KubeTime.seconds()
         let exhausted = stats.filter { $0.free == 0 }
         status.setCondition(.invalid, false, reason: ClusterCIDRConditionReason.validSpec, message: "The spec is valid.", observedGeneration: generation, now: now)
         if terminating {
@@ -505,6 +532,7 @@ actor IPAMController {
         updated.status = status
         do {
             _ = try await client.updateStatus(.clusterCIDRs, name: pool.name, updated)
+            statusWritten[pool.name] = .now
             return false
         } catch let error as APIError where error.isConflict {
             poolQueue.add(pool.name, after: .milliseconds(50))
@@ -544,6 +572,21 @@ struct PodCIDRPatch: Encodable {
     }
 }
 
+/// When nodes were first delivered by the informer, handed from its callback to the actor.
+final class ArrivalTimes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [String: ContinuousClock.Instant] = [:]
+
+    func record(_ name: String) {
+        let now = ContinuousClock.now
+        lock.withLock { if times[name] == nil { times[name] = now } }
+    }
+
+    func take(_ name: String) -> ContinuousClock.Instant? {
+        lock.withLock { times.removeValue(forKey: name) }
+    }
+}
+
 /// A flag readable from any thread, and awaitable until it is set.
 final class ReadinessFlag: @unchecked Sendable {
     private let lock = NSLock()
@@ -570,13 +613,5 @@ final class ReadinessFlag: @unchecked Sendable {
             }
             if ready { continuation.resume() }
         }
-    }
-}
-
-enum KubeTimeFormat {
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
     }
 }

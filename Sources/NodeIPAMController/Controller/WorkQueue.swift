@@ -10,6 +10,8 @@ final class WorkQueue: @unchecked Sendable {
     private var dirty: Set<String> = []
     private var processing: Set<String> = []
     private var failures: [String: Int] = [:]
+    /// When each delayed key is due (the earliest pending timer per key).
+    private var timers: [String: ContinuousClock.Instant] = [:]
     private var waiters: [CheckedContinuation<String?, Never>] = []
     private var shuttingDown = false
     let baseDelay: Duration
@@ -40,13 +42,37 @@ final class WorkQueue: @unchecked Sendable {
         for key in keys { add(key) }
     }
 
-    /// Adds the key after `delay` (a timer, not a sleep in the caller).
+    /// Adds the key after `delay` (a timer, not a sleep in the caller). At most one timer
+    /// per key: a key already due sooner is left as it is, so a burst of calls (a status
+    /// refresh per allocated node, say) costs one timer, not one task per call.
     func add(_ key: String, after delay: Duration) {
+        guard delay > .zero else { return add(key) }
+        let due = ContinuousClock.now.advanced(by: delay)
+        let start: Bool = lock.withLock {
+            guard !shuttingDown else { return false }
+            if let pending = timers[key], pending <= due { return false }
+            timers[key] = due
+            return true
+        }
+        guard start else { return }
         Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            self?.add(key)
+            try? await Task.sleep(until: due)
+            self?.timerFired(key, due: due)
         }
     }
+
+    private func timerFired(_ key: String, due: ContinuousClock.Instant) {
+        // A timer replaced by an earlier one has nothing left to do.
+        let current: Bool = lock.withLock {
+            guard timers[key] == due else { return false }
+            timers[key] = nil
+            return true
+        }
+        if current { add(key) }
+    }
+
+    /// Keys waiting on a timer (tests, metrics).
+    var delayedCount: Int { lock.withLock { timers.count } }
 
     /// Retries a failed key after its backoff (5 ms doubling, capped).
     func addRateLimited(_ key: String) {

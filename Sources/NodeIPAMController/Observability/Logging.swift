@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import Logging
 
 /// `--log-format`.
@@ -30,11 +31,7 @@ struct IPAMLogHandler: LogHandler {
         writeLock.withLock { FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
 
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
+    static func timestamp() -> String { KubeTime.milli() }
 
     func log(event: LogEvent) {
         let level = event.level
