@@ -415,7 +415,7 @@ public struct AllocationEngine: Sendable {
         if rankScratch.isEmpty { return .noMatchingPool(node: node.name) }
         var exhausted: [PoolExhaustion] = []
         var terminating: [String] = []
-        candidates: for candidate in rankScratch.indices {
+        for candidate in rankScratch.indices {
             let poolID = Int(rankScratch[candidate].id)
             if states[poolID].terminating {
                 terminating.append(names[poolID])
@@ -424,22 +424,8 @@ public struct AllocationEngine: Sendable {
             // IPv4 then IPv6 (the order of podCIDRs), without building arrays on this hot path.
             var slot = NodeSlot()
             var blockV4: UInt128 = 0, blockV6: UInt128 = 0
-            if let pool = states[poolID].ipv4 {
-                guard let block = freeBlock(poolID, pool) else {
-                    exhausted.append(PoolExhaustion(pool: names[poolID], family: .ipv4, prefix: pool.prefix))
-                    continue candidates
-                }
-                blockV4 = block
-                _ = slot.store(pool.block(at: block))
-            }
-            if let pool = states[poolID].ipv6 {
-                guard let block = freeBlock(poolID, pool) else {
-                    exhausted.append(PoolExhaustion(pool: names[poolID], family: .ipv6, prefix: pool.prefix))
-                    continue candidates
-                }
-                blockV6 = block
-                _ = slot.store(pool.block(at: block))
-            }
+            guard pick(states[poolID].ipv4, of: poolID, into: &slot, &blockV4, exhausted: &exhausted),
+                  pick(states[poolID].ipv6, of: poolID, into: &slot, &blockV6, exhausted: &exhausted) else { continue }
             let nodeID = newNode(node.name, slot)
             if let pool = states[poolID].ipv4 { take(blockV4, of: pool, poolID, for: nodeID) }
             if let pool = states[poolID].ipv6 { take(blockV6, of: pool, poolID, for: nodeID) }
@@ -457,6 +443,20 @@ public struct AllocationEngine: Sendable {
         let found = index(family).firstFreeBlock(in: pool.prefix, blockLength: pool.nodePrefixLength, from: states[poolID].cursor(family))
         if found == nil { states[poolID].setFull(family, true) }
         return found
+    }
+
+    /// Picks the next free block of one family of a pool for the node being built (a pool
+    /// without the family has nothing to pick); false, noted in `exhausted`, when it is full.
+    private mutating func pick(_ pool: PoolFamily?, of poolID: Int, into slot: inout NodeSlot, _ block: inout UInt128,
+                               exhausted: inout [PoolExhaustion]) -> Bool {
+        guard let pool else { return true }
+        guard let found = freeBlock(poolID, pool) else {
+            exhausted.append(PoolExhaustion(pool: names[poolID], family: pool.family, prefix: pool.prefix))
+            return false
+        }
+        block = found
+        _ = slot.store(pool.block(at: found))
+        return true
     }
 
     /// Holds a block for the node and moves the pool's cursor past it.

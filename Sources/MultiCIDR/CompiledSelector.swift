@@ -18,17 +18,7 @@ struct CompiledSelector: Sendable {
         /// Gt/Lt bound, parsed once; nil when the requirement can never hold.
         let bound: Int64?
 
-        func matches(_ value: String?) -> Bool {
-            switch self.operator {
-            case .in: return value.map { values.contains($0) } ?? false
-            case .notIn: return value.map { !values.contains($0) } ?? true
-            case .exists: return value != nil
-            case .doesNotExist: return value == nil
-            case .greaterThan, .lessThan:
-                guard let value, let bound, let actual = Int64(value) else { return false }
-                return self.operator == .greaterThan ? actual > bound : actual < bound
-            }
-        }
+        func matches(_ value: String?) -> Bool { self.operator.holds(for: value, values: values, bound: bound) }
     }
 
     struct Term: Sendable {
@@ -56,19 +46,15 @@ struct CompiledSelector: Sendable {
             form = .terms(terms.map { term in
                 let expressions = term.matchExpressions.map { requirement in
                     Requirement(source: .label(slot: keys.slot(for: requirement.key)), operator: requirement.operator,
-                                values: requirement.values, bound: Self.bound(requirement))
+                                values: requirement.values, bound: requirement.bound)
                 }
                 let fields = term.matchFields.map { requirement in
                     Requirement(source: requirement.key == "metadata.name" ? .nodeName : .unsupportedField,
-                                operator: requirement.operator, values: requirement.values, bound: Self.bound(requirement))
+                                operator: requirement.operator, values: requirement.values, bound: requirement.bound)
                 }
                 return Term(requirements: expressions + fields)
             })
         }
-    }
-
-    private static func bound(_ requirement: SelectorRequirement) -> Int64? {
-        requirement.values.count == 1 ? Int64(requirement.values[0]) : nil
     }
 
     /// Ranking key P0 (requirements of the largest matching term), nil when no term matches.

@@ -19,6 +19,23 @@ public enum SelectorOperator: String, Sendable, Hashable, CaseIterable {
     case lessThan = "Lt"
 }
 
+extension SelectorOperator {
+    /// Kubernetes semantics for a value (nil = key absent): NotIn and DoesNotExist hold when
+    /// the key is absent; Gt/Lt compare integers and fail when the value is not one or there
+    /// is no `bound` (the requirement's single value as an integer).
+    func holds(for value: String?, values: [String], bound: Int64?) -> Bool {
+        switch self {
+        case .in: return value.map { values.contains($0) } ?? false
+        case .notIn: return value.map { !values.contains($0) } ?? true
+        case .exists: return value != nil
+        case .doesNotExist: return value == nil
+        case .greaterThan, .lessThan:
+            guard let value, let bound, let actual = Int64(value) else { return false }
+            return self == .greaterThan ? actual > bound : actual < bound
+        }
+    }
+}
+
 /// One requirement: a key, an operator and values (on a label, or on `metadata.name`).
 public struct SelectorRequirement: Sendable, Hashable {
     public var key: String
@@ -31,20 +48,11 @@ public struct SelectorRequirement: Sendable, Hashable {
         self.values = values
     }
 
-    /// Evaluates the requirement against an optional value (nil = key absent), with
-    /// Kubernetes semantics: NotIn and DoesNotExist hold when the key is absent; Gt/Lt
-    /// compare integers and fail when either side is not an integer.
-    func matches(_ value: String?) -> Bool {
-        switch self.operator {
-        case .in: return value.map { values.contains($0) } ?? false
-        case .notIn: return value.map { !values.contains($0) } ?? true
-        case .exists: return value != nil
-        case .doesNotExist: return value == nil
-        case .greaterThan, .lessThan:
-            guard let value, let actual = Int64(value), values.count == 1, let bound = Int64(values[0]) else { return false }
-            return self.operator == .greaterThan ? actual > bound : actual < bound
-        }
-    }
+    /// Evaluates the requirement against an optional value (nil = key absent).
+    func matches(_ value: String?) -> Bool { self.operator.holds(for: value, values: values, bound: bound) }
+
+    /// The Gt/Lt bound: the single value as an integer; nil when there is none.
+    var bound: Int64? { values.count == 1 ? Int64(values[0]) : nil }
 
     /// Canonical text in the style of Kubernetes' label selector strings.
     var canonicalText: String {
