@@ -29,5 +29,15 @@ bin=$(swift build --show-bin-path)
 NODE_IPAM_CONTROLLER_BIN="$bin/node-ipam-controller" LOCAL_APISERVER_BIN="$bin/local-apiserver" \
   python3 -m pytest -q hack/chart-checks
 
+# The benchmarks are run by hand (hack/bench.sh: release build, timings on a quiet machine);
+# here they are only compiled, so an API change cannot leave them broken.
+echo "==> compiling Benchmarks/ (debug, not run)"
+log=$(mktemp)
+if ! swift build --package-path Benchmarks >"$log" 2>&1; then cat "$log"; rm -f "$log"; exit 1; fi
+if grep -E "warning:" "$log" | grep -v "/\.build[^/]*/checkouts/" | grep -E "/(Sources|Tests|Benchmarks)/"; then
+  echo "error: swift build printed warnings in our code (listed above)"; rm -f "$log"; exit 1
+fi
+rm -f "$log"
+
 echo "==> swift test"
 swift test 2>&1
