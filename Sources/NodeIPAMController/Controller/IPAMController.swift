@@ -220,8 +220,12 @@ actor IPAMController {
             pending.remove(name)
             metrics.setPendingNodes(pending.count)
             if case .allocated = outcome, let pool = reservation.pool {
+                let skipped = engine.lastSkippedBlocks
                 for range in reservation.ranges {
-                    metrics.allocated(name: pool, cidr: poolCIDR(pool, range.family), count: 1)
+                    let cidr = poolCIDR(pool, range.family)
+                    metrics.allocated(name: pool, cidr: cidr, count: 1)
+                    let tries = range.family == .ipv4 ? skipped.ipv4 : skipped.ipv6
+                    metrics.allocationTries(name: pool, cidr: cidr, tries: Int(clamping: tries))
                 }
                 schedulePoolStatus(pool)
             }
