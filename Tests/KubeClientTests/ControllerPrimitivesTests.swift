@@ -73,6 +73,31 @@ enum Seen: Sendable, Hashable {
     }
 }
 
+@Suite struct InformerFailureTests {
+    @Test(.timeLimit(.minutes(1)))
+    func anUnreachableServerIsReportedAndWaitingForSyncEndsOnCancel() async throws {
+        // A kubeconfig for a server that was stopped: every list fails to connect.
+        let server = try await LocalAPIServer.start()
+        let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
+        try await server.stop()
+        let client = KubernetesClient(configuration: try ClientConfiguration.resolve(kubeconfigPath: path, environment: [:]), qps: 0)
+        defer { client.shutdown() }
+        let failures = Collector<Int>()
+        var options = Informer<Node, String>.Options()
+        options.initialBackoff = .milliseconds(10)
+        let informer = Informer<Node, String>(client: client, resource: .nodes, options: options, transform: { $0.metadata.name ?? "" },
+                                              onError: { _, count in failures.push(count) }) { _ in }
+        let run = Task { await informer.run() }
+        defer { run.cancel() }
+        #expect(try await failures.next { _ in true } == 1)
+        #expect(try await failures.next { _ in true } == 2, "failures in a row are counted")
+        let waiting = Task { await informer.waitForSync() }
+        waiting.cancel()
+        #expect(await waiting.value == false, "a cancelled wait returns instead of hanging")
+        #expect(!informer.hasSynced)
+    }
+}
+
 @Suite struct LeaderElectionTests {
     func config(_ identity: String) -> LeaderElectionConfiguration {
         LeaderElectionConfiguration(namespace: "kube-system", name: "node-ipam-controller", identity: identity,
@@ -98,6 +123,17 @@ enum Seen: Sendable, Hashable {
             let lease: Lease = try await client.get(.leases, namespace: "kube-system", name: "node-ipam-controller")
             #expect(lease.spec?.holderIdentity == "b")
             #expect(lease.spec?.leaseTransitions == 1)
+        }
+    }
+
+    @Test func leadingEndsAndTheLeaseIsReleasedWhenTheWorkReturns() async throws {
+        try await withServer { _, client in
+            let elector = LeaderElector(client: client, configuration: config("a"))
+            // The work fails at once (as a controller whose start-up fails would).
+            #expect(await elector.run {} == .leadEnded)
+            #expect(!elector.isLeader)
+            let lease: Lease = try await client.get(.leases, namespace: "kube-system", name: "node-ipam-controller")
+            #expect(lease.spec?.holderIdentity == "", "released, so another replica can lead at once")
         }
     }
 

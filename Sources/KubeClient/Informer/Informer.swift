@@ -46,7 +46,8 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         var synced = false
         var lastResourceVersion = ""
         var relists = 0
-        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+        var syncWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+        var consecutiveFailures = 0
     }
 
     public let resource: Resource
@@ -54,15 +55,21 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
     private let options: Options
     private let transform: @Sendable (Object) -> Projection
     private let handler: @Sendable (InformerEvent<Projection>) -> Void
+    private let onError: (@Sendable (_ error: any Error, _ consecutiveFailures: Int) -> Void)?
     private let state = State()
 
+    /// `onError` hears every failed list or watch (with how many failed in a row) before the
+    /// informer backs off and retries: the place to tell an operator the API server is
+    /// unreachable or refuses us, which the informer itself only survives.
     public init(client: KubernetesClient, resource: Resource, options: Options = Options(),
                 transform: @escaping @Sendable (Object) -> Projection,
+                onError: (@Sendable (_ error: any Error, _ consecutiveFailures: Int) -> Void)? = nil,
                 handler: @escaping @Sendable (InformerEvent<Projection>) -> Void) {
         self.client = client
         self.resource = resource
         self.options = options
         self.transform = transform
+        self.onError = onError
         self.handler = handler
     }
 
@@ -80,18 +87,27 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         return state.relists
     }
 
-    /// Waits until the first list has been applied.
-    public func waitForSync() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            state.lock.lock()
-            if state.synced {
+    /// Waits until the first list has been applied, or the calling task is cancelled;
+    /// returns whether the cache is synced.
+    @discardableResult
+    public func waitForSync() async -> Bool {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                state.lock.lock()
+                if state.synced || Task.isCancelled {
+                    state.lock.unlock()
+                    continuation.resume()
+                    return
+                }
+                state.syncWaiters[id] = continuation
                 state.lock.unlock()
-                continuation.resume()
-                return
             }
-            state.syncWaiters.append(continuation)
-            state.lock.unlock()
+        } onCancel: {
+            let waiter: CheckedContinuation<Void, Never>? = state.lock.withLock { state.syncWaiters.removeValue(forKey: id) }
+            waiter?.resume()
         }
+        return hasSynced
     }
 
     public func get(_ name: String, namespace: String? = nil) -> Projection? {
@@ -138,11 +154,17 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
             do {
                 try await listAndReplace()
                 backoff = options.initialBackoff
+                state.lock.withLock { state.consecutiveFailures = 0 }
                 try await watchUntilGone()
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
+                let failures = state.lock.withLock { () -> Int in
+                    state.consecutiveFailures += 1
+                    return state.consecutiveFailures
+                }
+                onError?(error, failures)
                 let jitter = Double.random(in: 0.8...1.2)
                 try? await Task.sleep(for: backoff * jitter)
                 backoff = min(backoff * 2, options.maxBackoff)
@@ -177,8 +199,8 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
             var waiters: [CheckedContinuation<Void, Never>] = []
             if !state.synced {
                 state.synced = true
-                waiters = state.syncWaiters
-                state.syncWaiters = []
+                waiters = Array(state.syncWaiters.values)
+                state.syncWaiters = [:]
             }
             return (events, waiters)
         }

@@ -32,6 +32,17 @@ public enum LeadershipEnd: Sendable, Hashable {
     case cancelled
     /// Renewals failed for longer than the renew deadline: another candidate may take over.
     case lostLease
+    /// `lead` returned by itself (the work failed or finished); the lease was released if
+    /// configured, so another candidate can take over at once.
+    case leadEnded
+}
+
+/// Set once the `lead` closure has returned.
+private final class LeadReturned: @unchecked Sendable {
+    private let lock = NSLock()
+    private var returned = false
+    func set() { lock.withLock { returned = true } }
+    var value: Bool { lock.withLock { returned } }
 }
 
 /// Acquires a Lease and keeps renewing it; runs `lead` while holding it.
@@ -61,6 +72,16 @@ public final class LeaderElector: Sendable {
     /// True while this process holds the lease.
     public var isLeader: Bool { observed.lock.withLock { observed.isLeader } }
 
+    /// True for a healthy standby: another identity holds the lease and this process saw it
+    /// renewed within the lease duration (so the API server answers and a leader is alive).
+    public var followsActiveLeader: Bool {
+        observed.lock.withLock {
+            guard !observed.isLeader, let holder = observed.record?.holderIdentity, !holder.isEmpty, holder != configuration.identity,
+                  let observedAt = observed.observedAt else { return false }
+            return observedAt.duration(to: .now) < configuration.leaseDuration
+        }
+    }
+
     /// Blocks until the lease is acquired, runs `lead` (cancelled when the lease is lost),
     /// and returns why leading ended. Cancelling the calling task ends leading and releases
     /// the lease when `releaseOnCancel` is set.
@@ -72,13 +93,21 @@ public final class LeaderElector: Sendable {
         }
         if Task.isCancelled { return .cancelled }
         observed.lock.withLock { observed.isLeader = true }
-        let work = Task { await lead() }
+        let leadReturned = LeadReturned()
+        let work = Task {
+            await lead()
+            leadReturned.set()
+        }
         // Renew until cancelled or the renew deadline passes without a successful renewal.
         var lastRenewal = ContinuousClock.now
         var end = LeadershipEnd.cancelled
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.retryPeriod)
             if Task.isCancelled { break }
+            if leadReturned.value {
+                end = .leadEnded
+                break
+            }
             if await tryAcquireOrRenew() {
                 lastRenewal = .now
             } else if lastRenewal.duration(to: .now) >= configuration.renewDeadline {
@@ -91,7 +120,7 @@ public final class LeaderElector: Sendable {
         observed.lock.withLock { observed.isLeader = false }
         work.cancel()
         await work.value
-        if end == .cancelled && configuration.releaseOnCancel {
+        if end != .lostLease && configuration.releaseOnCancel {
             // A fresh task: the caller's cancellation must not cancel the release itself.
             await Task { await self.release() }.value
         }
