@@ -99,6 +99,32 @@ import TestSupport
         }
     }
 
+    @Test(.timeLimit(.minutes(1)), arguments: [false, true])
+    func shutdownWhileTheAPIServerIsUnreachableExitsZero(leaderElection: Bool) async throws {
+        // A kubeconfig whose server is gone: neither the caches nor the Lease can be had.
+        let server = try await LocalAPIServer.start()
+        let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
+        try await server.stop()
+        var options = Settings()
+        options.kubeconfig = path
+        options.webserverBindAddress = "127.0.0.1:0"
+        options.leaderElection = leaderElection
+        options.leaderElectNamespace = "kube-system"
+        options.retryPeriod = .milliseconds(100)
+        let stop = ShutdownTrigger()
+        let listening = Collector<HealthServer>()
+        let run = Task { try await RunCommand.run(options, environment: [:], logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }, shutdown: stop) { _, server in
+            Task {
+                await server.waitUntilListening()
+                listening.push(server)
+            }
+        } }
+        let health = try await listening.next { _ in true }
+        #expect(try await Self.get(health, "/readyz").status == 503)
+        await stop.shutdown()
+        #expect(try await run.value == 0, "SIGTERM before the caches synced is a clean stop")
+    }
+
     /// Scrapes /metrics until `text` appears (at most ~10 s) and returns the scrape.
     static func metrics(_ server: HealthServer, containing text: String) async throws -> String {
         var scrape = ""

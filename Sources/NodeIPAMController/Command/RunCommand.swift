@@ -120,7 +120,8 @@ final class ControllerService: Service, @unchecked Sendable {
     func readiness() -> HealthCheck {
         if controller.isReady { return HealthCheck(ok: true, detail: "caches synced") }
         if let elector = lock.withLock({ elector }), !elector.isLeader {
-            return HealthCheck(ok: true, detail: "standby: another replica leads")
+            if elector.followsActiveLeader { return HealthCheck(ok: true, detail: "standby: another replica leads") }
+            return HealthCheck(ok: false, detail: "no Lease seen renewed yet (API server unreachable, or no leader)")
         }
         return HealthCheck(ok: false, detail: "caches not synced yet")
     }
@@ -147,10 +148,16 @@ final class ControllerService: Service, @unchecked Sendable {
                 metrics.setLeader(false)
             }
         }
-        if end == .lostLease {
+        switch end {
+        case .lostLease:
             logger.error("lost the Lease: stopped writing; exiting so a fresh process can compete again")
             lock.withLock { code = 1 }
-        } else {
+        case .leadEnded:
+            // The controller failed while leading (logged above): hand the Lease over rather
+            // than hold it doing nothing.
+            logger.error("the controller stopped while leading; Lease released; exiting so another replica can take over")
+            lock.withLock { code = 1 }
+        case .cancelled:
             logger.info("stopped; Lease released")
         }
     }

@@ -92,7 +92,8 @@ actor IPAMController {
         let nodeQueue = self.nodeQueue
         let poolQueue = self.poolQueue
         let arrivals = self.arrivals
-        nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init) { event in
+        nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init,
+                                                onError: Self.reportWatchFailure(of: "nodes", logger)) { event in
             switch event {
             case .added(let node):
                 if node.podCIDRs.isEmpty && !node.deleting { arrivals.record(node.name) }
@@ -103,7 +104,8 @@ actor IPAMController {
                 if old != new { nodeQueue.add(new.name) }
             }
         }
-        poolInformer = Informer<ClusterCIDR, ClusterCIDR>(client: client, resource: .clusterCIDRs, transform: { $0 }) { event in
+        poolInformer = Informer<ClusterCIDR, ClusterCIDR>(client: client, resource: .clusterCIDRs, transform: { $0 },
+                                                          onError: Self.reportWatchFailure(of: "clustercidrs", logger)) { event in
             switch event {
             case .added(let pool), .deleted(let pool), .resync(let pool): poolQueue.add(pool.name)
             case .updated(let old, let new):
@@ -112,6 +114,18 @@ actor IPAMController {
                     poolQueue.add(new.name)
                 }
             }
+        }
+    }
+
+    /// Logs failed lists and watches: the first of a run of failures, then every tenth (the
+    /// informer retries with backoff up to 30 s), so an unreachable or refusing API server is
+    /// visible without flooding the log.
+    private static func reportWatchFailure(of resource: String, _ logger: Logger) -> @Sendable (any Error, Int) -> Void {
+        { error, failures in
+            guard failures == 1 || failures % 10 == 0 else { return }
+            logger.warning("cannot list or watch \(resource); retrying with backoff", metadata: [
+                "failures": "\(failures)", "error": "\(error)",
+            ])
         }
     }
 
@@ -128,8 +142,12 @@ actor IPAMController {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.nodeInformer.run() }
             group.addTask { await self.poolInformer.run() }
-            await nodeInformer.waitForSync()
-            await poolInformer.waitForSync()
+            // Stopped before the caches synced (say, the API server was never reachable):
+            // nothing was allocated, nothing to clean up.
+            guard await nodeInformer.waitForSync(), await poolInformer.waitForSync() else {
+                group.cancelAll()
+                return
+            }
             try await bootstrap()
             for _ in 0..<max(1, configuration.workers) {
                 group.addTask { await self.nodeWorker() }
@@ -172,11 +190,24 @@ actor IPAMController {
             let object = try DefaultClusterCIDR.object(clusterCIDRs: configuration.clusterCIDRs,
                                                        nodeMaskSizeIPv4: configuration.nodeMaskSizeIPv4,
                                                        nodeMaskSizeIPv6: configuration.nodeMaskSizeIPv6)
-            do {
-                _ = try await client.create(.clusterCIDRs, object)
-                logger.info("created ClusterCIDR \(ClusterCIDR.defaultPoolName) from --cluster-cidr")
-            } catch let error as APIError where error.isAlreadyExists {
-                // Created meanwhile by someone else: use it as it is.
+            // Transient failures (timeouts, 5xx, 429) are retried with backoff; a refusal
+            // (403 Forbidden, 422 Invalid) stops the controller with the server's reason.
+            var backoff = Duration.milliseconds(200)
+            while true {
+                do {
+                    _ = try await client.create(.clusterCIDRs, object)
+                    logger.info("created ClusterCIDR \(ClusterCIDR.defaultPoolName) from --cluster-cidr")
+                    break
+                } catch let error as APIError where error.isAlreadyExists {
+                    break // Created meanwhile by someone else: use it as it is.
+                } catch let error as APIError where !error.isRetryable {
+                    throw error
+                } catch {
+                    try Task.checkCancellation()
+                    logger.warning("creating ClusterCIDR \(ClusterCIDR.defaultPoolName) failed; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(30))
+                }
             }
         }
         for service in configuration.serviceCIDRs {

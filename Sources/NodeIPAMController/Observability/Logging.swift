@@ -42,7 +42,7 @@ struct IPAMLogHandler: LogHandler {
         switch format {
         case .text:
             let fields = all.keys.sorted().map { "\($0)=\(Self.quoteIfNeeded("\(all[$0]!)"))" }.joined(separator: " ")
-            sink("\(Self.timestamp()) \(level.rawValue.uppercased().padding(toLength: 7, withPad: " ", startingAt: 0))\(message)\(fields.isEmpty ? "" : " " + fields)")
+            sink("\(Self.timestamp()) \(level.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(message)\(fields.isEmpty ? "" : " " + fields)")
         case .json:
             var object: [String: String] = ["ts": Self.timestamp(), "level": level.rawValue, "msg": "\(message)", "logger": label]
             for (key, value) in all where object[key] == nil { object[key] = "\(value)" }
