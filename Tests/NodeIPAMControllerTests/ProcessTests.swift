@@ -85,7 +85,8 @@ import TestSupport
                          "node_ipam_controller_multicidrset_max_cidrs", "node_ipam_controller_multicidrset_usage_cidrs",
                          "node_ipam_controller_multicidrset_cidrs_releases_total", "node_ipam_controller_multicidrset_allocation_tries_per_request",
                          "node_ipam_controller_leader 1", "node_ipam_controller_pending_nodes 0", "node_ipam_controller_node_allocation_duration_seconds_count 1",
-                         "node_ipam_controller_api_requests_total{verb=\"patch\",code=\"200\"}"] {
+                         "node_ipam_controller_api_requests_total{verb=\"patch\",code=\"200\"}",
+                         "node_ipam_controller_workqueue_depth{queue=\"nodes\"}"] {
                 #expect(metrics.contains(name), "missing \(name)")
             }
             // Deleting the pool removes its series.

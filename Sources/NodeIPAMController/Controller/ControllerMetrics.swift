@@ -11,6 +11,8 @@ protocol ControllerMetrics: Sendable {
     func observeAllocationLatency(seconds: Double)
     func setLeader(_ leader: Bool)
     func eventRecorded(type: String, reason: String)
+    /// Reports the controller's work queues at every scrape: (queue name, keys waiting).
+    func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)])
 }
 
 /// Metrics that go nowhere (tests that do not look at metrics).
@@ -24,6 +26,7 @@ struct NoMetrics: ControllerMetrics {
     func observeAllocationLatency(seconds: Double) {}
     func setLeader(_ leader: Bool) {}
     func eventRecorded(type: String, reason: String) {}
+    func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)]) {}
 }
 
 /// Event reasons (REF's two, and ours).

@@ -92,6 +92,7 @@ actor IPAMController {
         let nodeQueue = self.nodeQueue
         let poolQueue = self.poolQueue
         let arrivals = self.arrivals
+        metrics.observeQueues { [("nodes", nodeQueue.count), ("clustercidrs", poolQueue.count)] }
         nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init,
                                                 onError: Self.reportWatchFailure(of: "nodes", logger)) { event in
             switch event {

@@ -61,6 +61,17 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
 
     func attachClientMetrics(_ metrics: ClientMetrics) { lock.withLock { client = metrics } }
 
+    func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)]) {
+        registry.addCollector {
+            var text = "# HELP node_ipam_controller_workqueue_depth Keys waiting for a worker, by queue (busy or stuck: compare with pending nodes).\n"
+            text += "# TYPE node_ipam_controller_workqueue_depth gauge\n"
+            for (queue, waiting) in depths() {
+                text += "node_ipam_controller_workqueue_depth\(MetricsRegistry.labels(["queue"], [queue])) \(waiting)\n"
+            }
+            return text
+        }
+    }
+
     func render() -> String { registry.render() }
 
     /// API requests by verb and code, and their latency, from the client's counters.
