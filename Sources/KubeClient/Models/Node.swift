@@ -32,9 +32,14 @@ public struct Node: KubernetesObject, Hashable {
     }
 
     /// `spec.podCIDRs`, falling back to `spec.podCIDR` (older writers set only that).
-    public var podCIDRs: [String] {
-        if let cidrs = spec?.podCIDRs, !cidrs.isEmpty { return cidrs }
-        if let cidr = spec?.podCIDR, !cidr.isEmpty { return [cidr] }
+    public var podCIDRs: [String] { spec?.effectivePodCIDRs ?? [] }
+}
+
+extension Node.Spec {
+    /// `podCIDRs`, else the single `podCIDR` (older writers set only that), else none.
+    public var effectivePodCIDRs: [String] {
+        if let podCIDRs, !podCIDRs.isEmpty { return podCIDRs }
+        if let podCIDR, !podCIDR.isEmpty { return [podCIDR] }
         return []
     }
 }

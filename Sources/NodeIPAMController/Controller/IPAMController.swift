@@ -592,18 +592,9 @@ actor IPAMController {
 /// What the controller reads back from a node it wrote: its podCIDRs and nothing else
 /// (decoding a whole Node per write was a sizeable part of the controller's CPU).
 struct NodePodCIDRs: Decodable {
-    struct Spec: Decodable {
-        var podCIDR: String?
-        var podCIDRs: [String]?
-    }
-    var spec: Spec?
+    var spec: Node.Spec?
 
-    /// `spec.podCIDRs`, else `spec.podCIDR` (as `Node.podCIDRs`).
-    var podCIDRs: [String] {
-        if let cidrs = spec?.podCIDRs, !cidrs.isEmpty { return cidrs }
-        if let cidr = spec?.podCIDR, !cidr.isEmpty { return [cidr] }
-        return []
-    }
+    var podCIDRs: [String] { spec?.effectivePodCIDRs ?? [] }
 }
 
 /// The strategic-merge patch that sets podCIDR and podCIDRs, and nothing else.
