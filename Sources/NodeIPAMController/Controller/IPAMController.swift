@@ -106,7 +106,7 @@ actor IPAMController {
             }
         }
         poolInformer = Informer<ClusterCIDR, ClusterCIDR>(client: client, resource: .clusterCIDRs, transform: { $0 },
-                                                          onError: Self.reportWatchFailure(of: "clustercidrs", logger)) { event in
+                                                          onError: Self.reportWatchFailure(of: ClusterCIDR.plural, logger)) { event in
             switch event {
             case .added(let pool), .deleted(let pool), .resync(let pool): poolQueue.add(pool.name)
             case .updated(let old, let new):
@@ -124,9 +124,17 @@ actor IPAMController {
     private static func reportWatchFailure(of resource: String, _ logger: Logger) -> @Sendable (any Error, Int) -> Void {
         { error, failures in
             guard failures == 1 || failures % 10 == 0 else { return }
-            logger.warning("cannot list or watch \(resource); retrying with backoff", metadata: [
-                "failures": "\(failures)", "error": "\(error)",
-            ])
+            var metadata: Logger.Metadata = ["failures": "\(failures)", "error": "\(error)"]
+            if let apiError = error as? APIError {
+                switch apiError.statusCode {
+                case 404 where resource == ClusterCIDR.plural:
+                    metadata["fix"] = "install the ClusterCIDR CRD: kubectl apply -f config/crd/ (the chart installs it from crds/)"
+                case 401, 403:
+                    metadata["fix"] = "the credentials lack permission: apply config/rbac/ (or the chart's RBAC) for this identity"
+                default: break
+                }
+            }
+            logger.warning("cannot list or watch \(resource); retrying with backoff", metadata: metadata)
         }
     }
 
