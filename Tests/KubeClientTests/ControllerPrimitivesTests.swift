@@ -77,9 +77,7 @@ enum Seen: Sendable, Hashable {
     @Test(.timeLimit(.minutes(1)))
     func anUnreachableServerIsReportedAndWaitingForSyncEndsOnCancel() async throws {
         // A kubeconfig for a server that was stopped: every list fails to connect.
-        let server = try await LocalAPIServer.start()
-        let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
-        try await server.stop()
+        let path = try await kubeconfigOfStoppedServer()
         let client = KubernetesClient(configuration: try ClientConfiguration.resolve(kubeconfigPath: path, environment: [:]), qps: 0)
         defer { client.shutdown() }
         let failures = Collector<Int>()

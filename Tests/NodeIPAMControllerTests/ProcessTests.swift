@@ -103,9 +103,7 @@ import TestSupport
     @Test(.timeLimit(.minutes(1)), arguments: [false, true])
     func shutdownWhileTheAPIServerIsUnreachableExitsZero(leaderElection: Bool) async throws {
         // A kubeconfig whose server is gone: neither the caches nor the Lease can be had.
-        let server = try await LocalAPIServer.start()
-        let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
-        try await server.stop()
+        let path = try await kubeconfigOfStoppedServer()
         var options = Settings()
         options.kubeconfig = path
         options.webserverBindAddress = "127.0.0.1:0"

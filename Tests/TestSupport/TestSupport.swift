@@ -20,6 +20,15 @@ public func withServer<R>(_ configuration: LocalAPIServer.Configuration = .init(
     }
 }
 
+/// A kubeconfig for a LocalAPIServer that has been stopped: every request fails to connect
+/// (an API server that is down or unreachable).
+public func kubeconfigOfStoppedServer() async throws -> String {
+    let server = try await LocalAPIServer.start()
+    let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
+    try await server.stop()
+    return path
+}
+
 public func writeTemporary(_ text: String, name: String, executable: Bool = false) throws -> String {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kubeclient-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
