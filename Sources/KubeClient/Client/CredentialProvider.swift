@@ -103,9 +103,8 @@ enum ExecPlugin {
         guard let status = decoded.status, status.token != nil || status.clientCertificateData != nil else {
             throw ConfigurationError("\(source): exec plugin \(exec.command) returned neither a token nor a client certificate")
         }
-        let formatter = ISO8601DateFormatter()
         return Credential(token: status.token, clientCertificateData: status.clientCertificateData, clientKeyData: status.clientKeyData,
-                          expirationTimestamp: status.expirationTimestamp.flatMap { formatter.date(from: $0) })
+                          expirationTimestamp: KubeTime.parse(status.expirationTimestamp))
     }
 
     /// Runs the plugin on its own thread (never blocking Swift's cooperative pool).
