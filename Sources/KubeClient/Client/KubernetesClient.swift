@@ -112,12 +112,16 @@ public final class KubernetesClient: Sendable {
     public let metrics = ClientMetrics()
     public let rateLimiter: TokenBucket
     public let fieldManager: String
+    /// When set, every request but GET is sent only while the fence is open (a leader's writes).
+    public let writeFence: WriteFence?
     private let credentials: CredentialProvider
     private let transports: TransportCache
 
     public init(configuration: ClientConfiguration, qps: Double = 20, burst: Int = 30, userAgent: String = "node-ipam-controller",
-                fieldManager: String = "node-ipam-controller", concurrency: Int = 4, requestTimeout: Duration = .seconds(30)) {
+                fieldManager: String = "node-ipam-controller", concurrency: Int = 4, requestTimeout: Duration = .seconds(30),
+                writeFence: WriteFence? = nil) {
         self.configuration = configuration
+        self.writeFence = writeFence
         self.rateLimiter = TokenBucket(qps: qps, burst: burst)
         self.fieldManager = fieldManager
         self.credentials = CredentialProvider(credentials: configuration.credentials, source: configuration.source)
@@ -142,12 +146,19 @@ public final class KubernetesClient: Sendable {
 
     private func prepare(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?,
                          accept: String, timeout: Duration?) async throws -> (HTTPRequest, CurlTransport) {
+        var notAfter: ContinuousClock.Instant?
+        if let writeFence, method != "GET" {
+            guard let deadline = writeFence.deadline else {
+                throw TransportError(kind: .fenced, url: url(path, query), message: "not sent: this replica does not hold a valid Lease", curlCode: nil)
+            }
+            notAfter = deadline
+        }
         let material = try await credentials.material()
         var headers: [(name: String, value: String)] = [("Accept", accept)]
         if let contentType { headers.append(("Content-Type", contentType)) }
         if let authorization = material.authorization { headers.append(("Authorization", authorization)) }
         let transport = transports.transport(clientCertificate: material.clientCertificate, clientKey: material.clientKey)
-        return (HTTPRequest(method: method, url: url(path, query), headers: headers, body: body, timeout: timeout), transport)
+        return (HTTPRequest(method: method, url: url(path, query), headers: headers, body: body, timeout: timeout, notAfter: notAfter), transport)
     }
 
     /// Sends a request (rate-limited, authenticated) and returns the raw response for any

@@ -51,6 +51,8 @@ public final class LeaderElector: Sendable {
     private let client: KubernetesClient
     private let onNewLeader: @Sendable (String) -> Void
     private let observed = ObservedState()
+    /// Open while the Lease is known valid; the leader's write client checks it.
+    public let fence: WriteFence
 
     private final class ObservedState: @unchecked Sendable {
         let lock = NSLock()
@@ -62,8 +64,11 @@ public final class LeaderElector: Sendable {
         var isLeader = false
     }
 
-    public init(client: KubernetesClient, configuration: LeaderElectionConfiguration,
+    /// `client` should be used for the Lease alone (kube-controller-manager gives leader
+    /// election its own client): renewals must not queue behind the controller's writes.
+    public init(client: KubernetesClient, configuration: LeaderElectionConfiguration, fence: WriteFence = WriteFence(),
                 onNewLeader: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.fence = fence
         self.client = client
         self.configuration = configuration
         self.onNewLeader = onNewLeader
@@ -87,19 +92,23 @@ public final class LeaderElector: Sendable {
     /// the lease when `releaseOnCancel` is set.
     public func run(lead: @escaping @Sendable () async -> Void) async -> LeadershipEnd {
         // Acquire.
+        var lastRenewal = ContinuousClock.now
         while !Task.isCancelled {
-            if await tryAcquireOrRenew() { break }
+            if let sent = await tryAcquireOrRenew() {
+                lastRenewal = sent
+                break
+            }
             try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
         }
         if Task.isCancelled { return .cancelled }
         observed.lock.withLock { observed.isLeader = true }
+        fence.extend(to: lastRenewal + configuration.renewDeadline)
         let leadReturned = LeadReturned()
         let work = Task {
             await lead()
             leadReturned.set()
         }
         // Renew until cancelled or the renew deadline passes without a successful renewal.
-        var lastRenewal = ContinuousClock.now
         var end = LeadershipEnd.cancelled
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.retryPeriod)
@@ -108,15 +117,17 @@ public final class LeaderElector: Sendable {
                 end = .leadEnded
                 break
             }
-            if await tryAcquireOrRenew() {
-                lastRenewal = .now
+            if let sent = await tryAcquireOrRenew() {
+                lastRenewal = sent
+                fence.extend(to: sent + configuration.renewDeadline)
             } else if lastRenewal.duration(to: .now) >= configuration.renewDeadline {
                 end = .lostLease
                 break
             }
         }
-        // Stop writing before anyone else can start: the work ends before we return, and
-        // renewDeadline < leaseDuration keeps others out until then.
+        // Stop writing before anyone else can start: the fence closes now (it had closed by
+        // itself already if the deadline passed), and the work ends before we return.
+        fence.close()
         observed.lock.withLock { observed.isLeader = false }
         work.cancel()
         await work.value
@@ -129,8 +140,9 @@ public final class LeaderElector: Sendable {
 
     private func now() -> String { KubeTime.micro(Date()) }
 
-    /// One attempt; true when this process holds the lease afterwards.
-    func tryAcquireOrRenew() async -> Bool {
+    /// One attempt. When this process holds the lease afterwards, returns when the write
+    /// that took or renewed it was sent (the server stored it later than that); else nil.
+    func tryAcquireOrRenew() async -> ContinuousClock.Instant? {
         let leaseSeconds = Int(configuration.leaseDuration.components.seconds)
         let current: Lease
         do {
@@ -139,15 +151,16 @@ public final class LeaderElector: Sendable {
             let lease = Lease(metadata: ObjectMeta(name: configuration.name, namespace: configuration.namespace),
                               spec: Lease.Spec(holderIdentity: configuration.identity, leaseDurationSeconds: leaseSeconds,
                                                acquireTime: now(), renewTime: now(), leaseTransitions: 0))
+            let sent = ContinuousClock.now
             do {
                 let created = try await client.create(.leases, namespace: configuration.namespace, lease)
                 observe(created)
-                return true
+                return sent
             } catch {
-                return false
+                return nil
             }
         } catch {
-            return false
+            return nil
         }
         observe(current)
         let spec = current.spec ?? Lease.Spec()
@@ -155,7 +168,7 @@ public final class LeaderElector: Sendable {
         let (observedAt, isLeader) = observed.lock.withLock { (observed.observedAt, observed.isLeader) }
         let duration = spec.leaseDurationSeconds.map { Duration.seconds($0) } ?? configuration.leaseDuration
         if !holder.isEmpty && holder != configuration.identity, let observedAt, observedAt.duration(to: .now) < duration {
-            return false
+            return nil
         }
         var updated = current
         var newSpec = spec
@@ -168,12 +181,13 @@ public final class LeaderElector: Sendable {
         newSpec.leaseDurationSeconds = leaseSeconds
         newSpec.renewTime = now()
         updated.spec = newSpec
+        let sent = ContinuousClock.now
         do {
             let written = try await client.update(.leases, namespace: configuration.namespace, name: configuration.name, updated)
             observe(written)
-            return true
+            return sent
         } catch {
-            return false
+            return nil
         }
     }
 

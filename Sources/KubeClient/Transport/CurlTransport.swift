@@ -272,6 +272,11 @@ public final class CurlTransport: Sendable {
         defer { errorBuffer.deallocate() }
         ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
 
+        // The last moment before the request can leave: a leader whose Lease may have
+        // expired while this request waited (a queue, a pause of the process) never sends it.
+        if let notAfter = request.notAfter, ContinuousClock.now >= notAfter {
+            return failure(.fenced, "not sent: the write fence closed (this replica's Lease may have expired)")
+        }
         let code = curl_easy_perform(handle)
         withExtendedLifetime(transfer) {}
         if code == CURLE_OK { return .success(()) }

@@ -30,13 +30,18 @@ public struct HTTPRequest: Sendable {
     public var body: Data?
     /// Overrides the transport's request timeout; nil = the transport's; `.zero` = none (watches).
     public var timeout: Duration?
+    /// The request is not sent at or after this instant (a leader's write fence): the
+    /// transport checks it right before handing the request to the network.
+    public var notAfter: ContinuousClock.Instant?
 
-    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: Duration? = nil) {
+    public init(method: String, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil, timeout: Duration? = nil,
+                notAfter: ContinuousClock.Instant? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.notAfter = notAfter
     }
 }
 
@@ -67,6 +72,9 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case timedOut
         case couldNotConnect
         case tls
+        /// Not sent: the write fence had closed (the leader's Lease may have expired).
+        /// The request certainly did not reach the server.
+        case fenced
         case other
     }
 
