@@ -53,10 +53,18 @@ enum RunCommand {
                     shutdown: ShutdownTrigger? = nil, onStart: (@Sendable (IPAMController, HealthServer) -> Void)? = nil) async throws -> Int32 {
         let configuration = try ClientConfiguration.resolve(kubeconfigPath: settings.kubeconfig, apiServer: settings.apiServer, environment: environment)
         logger.info("connecting", metadata: ["server": "\(configuration.server)", "source": "\(configuration.source)"])
-        let client = KubernetesClient(configuration: configuration, qps: settings.qps, burst: settings.burst)
+        let identity = Self.identity(settings, environment)
+        // With leader election every write of the controller passes the Lease's fence: a
+        // replica that may have lost the Lease (paused, starved, partitioned) sends nothing.
+        let fence = settings.leaderElection ? WriteFence() : nil
+        // The user agent names the replica, so the API server's audit log (and our soak's
+        // checker) can tell which replica wrote what.
+        let userAgent = "node-ipam-controller (\(identity))"
+        let client = KubernetesClient(configuration: configuration, qps: settings.qps, burst: settings.burst, userAgent: userAgent,
+                                      writeFence: fence)
         defer { client.shutdown() }
         let observability = Observability(client: client, bindAddress: settings.webserverBindAddress, logger: logger)
-        let recorder = EventRecorder(client: client, component: "multiCIDRRangeAllocator", host: identity(settings, environment))
+        let recorder = EventRecorder(client: client, component: "multiCIDRRangeAllocator", host: identity)
         let controller = IPAMController(
             client: client,
             configuration: ControllerConfiguration(
@@ -64,18 +72,25 @@ enum RunCommand {
                 nodeMaskSizeIPv6: settings.nodeMaskSizeIPv6, serviceCIDRs: settings.serviceClusterIPRanges,
                 statusInterval: ControllerConfiguration.statusInterval(qps: settings.qps)),
             recorder: recorder, metrics: observability.metrics, logger: logger)
-        var election: LeaderElectionConfiguration?
-        if settings.leaderElection {
+        var election: LeaderElection?
+        if settings.leaderElection, let fence {
             var namespace = settings.leaderElectNamespace
             if namespace.isEmpty { namespace = environment["POD_NAMESPACE"] ?? "" }
             if namespace.isEmpty {
                 namespace = configuration.namespace
                 logger.info("no --leader-elect-namespace or POD_NAMESPACE; using the kubeconfig's namespace for the Lease", metadata: ["namespace": "\(namespace)"])
             }
-            election = LeaderElectionConfiguration(namespace: namespace, name: settings.leaseName, identity: identity(settings, environment),
-                                                   leaseDuration: settings.leaseDuration, renewDeadline: settings.renewDeadline,
-                                                   retryPeriod: settings.retryPeriod, releaseOnCancel: true)
-            logger.info("Leader election is enabled.", metadata: ["id": "\(identity(settings, environment))", "namespace": "\(namespace)", "lease": "\(settings.leaseName)"])
+            let leaseConfiguration = LeaderElectionConfiguration(namespace: namespace, name: settings.leaseName, identity: identity,
+                                                                 leaseDuration: settings.leaseDuration, renewDeadline: settings.renewDeadline,
+                                                                 retryPeriod: settings.retryPeriod, releaseOnCancel: true)
+            // The Lease gets a client of its own (its own connection, thread and rate limit),
+            // as kube-controller-manager does: renewals never wait behind node, status or
+            // Event writes, however slow the API server is.
+            let attemptTimeout = max(Duration.seconds(1), settings.renewDeadline / 2)
+            let leaseClient = KubernetesClient(configuration: configuration, qps: 0, burst: 1, userAgent: userAgent + " leader-election",
+                                               concurrency: 1, requestTimeout: attemptTimeout)
+            election = LeaderElection(configuration: leaseConfiguration, client: leaseClient, fence: fence)
+            logger.info("Leader election is enabled.", metadata: ["id": "\(identity)", "namespace": "\(namespace)", "lease": "\(settings.leaseName)"])
         } else {
             logger.info("Leader election is disabled.")
         }
@@ -90,23 +105,32 @@ enum RunCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         await shutdown?.attach(group)
+        defer { election?.client.shutdown() }
         try await group.run()
         return service.exitCode
     }
+}
+
+/// What leader election needs: the Lease's settings, its own client, and the fence that
+/// the controller's write client checks.
+struct LeaderElection: Sendable {
+    var configuration: LeaderElectionConfiguration
+    var client: KubernetesClient
+    var fence: WriteFence
 }
 
 /// Runs the controller, behind leader election when configured, until graceful shutdown.
 final class ControllerService: Service, @unchecked Sendable {
     let client: KubernetesClient
     let controller: IPAMController
-    let election: LeaderElectionConfiguration?
+    let election: LeaderElection?
     let observability: Observability
     let logger: Logger
     private let lock = NSLock()
     private var code: Int32 = 0
     private var elector: LeaderElector?
 
-    init(client: KubernetesClient, controller: IPAMController, election: LeaderElectionConfiguration?, observability: Observability, logger: Logger) {
+    init(client: KubernetesClient, controller: IPAMController, election: LeaderElection?, observability: Observability, logger: Logger) {
         self.client = client
         self.controller = controller
         self.election = election
@@ -133,8 +157,8 @@ final class ControllerService: Service, @unchecked Sendable {
             return
         }
         let logger = self.logger
-        let identity = election.identity
-        let elector = LeaderElector(client: client, configuration: election) { leader in
+        let identity = election.configuration.identity
+        let elector = LeaderElector(client: election.client, configuration: election.configuration, fence: election.fence) { leader in
             if leader == identity { logger.info("I am the new leader: \(leader)") } else { logger.info("New leader elected: \(leader)") }
         }
         lock.withLock { self.elector = elector }
