@@ -9,8 +9,11 @@ final class APIHandler: Sendable {
     let config: LocalAPIServer.Configuration
     let tokens: Set<String>
     let authRequired: Bool
+    let audit: AuditLog
 
-    init(store: Store, faults: FaultInjector, config: LocalAPIServer.Configuration, tokens: Set<String>, authRequired: Bool) {
+    init(store: Store, faults: FaultInjector, config: LocalAPIServer.Configuration, tokens: Set<String>, authRequired: Bool,
+         audit: AuditLog = AuditLog(enabled: false)) {
+        self.audit = audit
         self.store = store
         self.faults = faults
         self.config = config
@@ -35,10 +38,11 @@ final class APIHandler: Sendable {
             if let reply = try discovery(req, segs) { return reply }
             guard let target = try route(segs) else { return .error(.notFoundPath()) }
             let verb = verbName(req, target)
-            if let fault = faults.match(verb: verb, resource: target.resource.plural, name: target.name, namespace: target.namespace) {
-                return try apply(fault, req, target)
+            if let fault = faults.match(verb: verb, resource: target.resource.plural, name: target.name, namespace: target.namespace,
+                                        userAgent: req.headers.first(name: "User-Agent") ?? "") {
+                return try apply(fault, req, target, verb: verb)
             }
-            return try serve(req, target)
+            return audited(try serve(req, target), req, target, verb: verb)
         } catch {
             return .error(error)
         }
@@ -218,7 +222,7 @@ final class APIHandler: Sendable {
 
     func wantsTable(_ req: Request) -> Bool { (req.headers.first(name: "Accept") ?? "").contains("as=Table") }
 
-    func watch(_ req: Request, _ t: Target) throws(StatusError) -> Reply {
+    func watch(_ req: Request, _ t: Target, cut: (events: Int, expire: Bool)? = nil) throws(StatusError) -> Reply {
         let r = t.resource
         let labels = try LabelSelector(parsing: req.query["labelSelector"] ?? "")
         var fieldSelector = try FieldSelector(parsing: req.query["fieldSelector"] ?? "", allowAnyField: !r.isCustom)
@@ -232,16 +236,29 @@ final class APIHandler: Sendable {
         let interval = config.bookmarkIntervalMilliseconds
         return .stream(contentType: table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json") { writer in
             let first = FirstFlag()
+            let budget = cut.map { WatchCut(events: $0.events, expire: $0.expire) }
             let id = store.watch(r, namespace: t.namespace, labels: labels, fields: fields, resourceVersion: rv) { out in
                 switch out {
                 case .close: writer.finish()
                 case .event(let type, let object):
+                    if let budget, !budget.allows(type) { return }
                     var obj = object
                     if table, type != "ERROR", type != "BOOKMARK" {
                         obj = Tables.table(for: r, objects: [object], resourceVersion: nil, includeHeaders: first.take(), continueToken: nil)
                     }
                     writer.send((["type": .string(type), "object": obj] as JSON).serialized() + "\n")
+                    if let budget, budget.spent(type) {
+                        // Fault injection: the stream ends here, after a 410 Expired when asked.
+                        if budget.expire {
+                            writer.send((["type": "ERROR", "object": StatusError.expired(0, 0).status] as JSON).serialized() + "\n")
+                        }
+                        writer.finish()
+                    }
                 }
+            }
+            if let budget, budget.events == 0 {
+                if budget.expire { writer.send((["type": "ERROR", "object": StatusError.expired(0, 0).status] as JSON).serialized() + "\n") }
+                writer.finish()
             }
             guard let id else { return }
             writer.onFinish { store.stopWatch(id) }
@@ -272,21 +289,67 @@ final class APIHandler: Sendable {
         case (.POST, "watches/close"):
             let n = store.closeAllWatches(expire: req.query["expire"] == "true")
             return .json(200, ["closed": .int(Int64(n))])
+        case (.GET, "audit"):
+            let since = req.query["since"].flatMap { UInt64($0) } ?? 0
+            return .json(200, ["items": .array(audit.entries(after: since).map(\.json))])
         default:
             return .error(.notFoundPath())
         }
     }
 
-    func apply(_ fault: FaultInjector.Action, _ req: Request, _ t: Target) throws(StatusError) -> Reply {
+    func apply(_ fault: FaultInjector.Action, _ req: Request, _ t: Target, verb: String) throws(StatusError) -> Reply {
         switch fault {
         case .status(let code, let reason, let message):
             if code == 409, reason == "Conflict" { return .error(.conflict(t.resource, t.name ?? "")) }
             return .error(StatusError(code: code, reason: reason, message: message))
         case .drop: return .drop
-        case .delay(let ms): return .delayed(milliseconds: ms, try serve(req, t))
+        case .delay(let ms): return .delayed(milliseconds: ms, audited(try serve(req, t), req, t, verb: verb))
         case .applyThenDrop:
-            _ = try serve(req, t)
+            _ = audited(try serve(req, t), req, t, verb: verb)
             return .drop
+        case .throttle(let code, let seconds):
+            let reason = FaultInjector.defaultReason(code)
+            let error = StatusError(code: code, reason: reason, message: "the server has received too many requests and has asked us to try again later",
+                                    details: ["retryAfterSeconds": .int(Int64(seconds))])
+            return .withHeaders([("Retry-After", String(seconds))], .error(error))
+        case .cutWatch(let events, let expire):
+            guard verb == "watch" else { return try serve(req, t) }
+            return try watch(req, t, cut: (events, expire))
+        }
+    }
+
+    /// Records an applied write in the audit log (when the server keeps one).
+    func audited(_ reply: Reply, _ req: Request, _ t: Target, verb: String) -> Reply {
+        guard audit.enabled, ["create", "update", "patch", "delete"].contains(verb),
+              case .full(let status, _, let body) = reply, (200..<300).contains(status) else { return reply }
+        audit.record(verb: verb, resource: t.resource.plural, namespace: t.namespace, name: t.name, subresource: t.subresource,
+                     userAgent: req.headers.first(name: "User-Agent") ?? "", response: body)
+        return reply
+    }
+}
+
+/// A watch cut short by fault injection: it carries `events` events (bookmarks not
+/// counted), then ends.
+final class WatchCut: @unchecked Sendable {
+    let events: Int
+    let expire: Bool
+    private let lock = NSLock()
+    private var sent = 0
+
+    init(events: Int, expire: Bool) {
+        self.events = events
+        self.expire = expire
+    }
+
+    /// False once the budget is spent (events after the cut are not sent).
+    func allows(_ type: String) -> Bool { lock.withLock { sent < events } }
+
+    /// Counts a sent event; true when it was the last one.
+    func spent(_ type: String) -> Bool {
+        guard type != "BOOKMARK" else { return false }
+        return lock.withLock {
+            sent += 1
+            return sent == events
         }
     }
 }

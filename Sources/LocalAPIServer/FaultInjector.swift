@@ -13,6 +13,14 @@ public final class FaultInjector: @unchecked Sendable {
         case delay(milliseconds: Int64)
         /// Apply the write, then close the connection without answering (an ambiguous write).
         case applyThenDrop
+        /// Answer 429 TooManyRequests (or another code, e.g. 503) with a `Retry-After` header and
+        /// `details.retryAfterSeconds`, as kube-apiserver's max-in-flight and priority-and-fairness
+        /// filters do; the request is not applied.
+        case throttle(code: Int, retryAfterSeconds: Int)
+        /// For watches: serve the watch, then end the stream after `afterEvents` events (not
+        /// counting bookmarks); with `expire`, a 410 Expired ERROR event comes last, so the
+        /// client must list again.
+        case cutWatch(afterEvents: Int, expire: Bool)
     }
 
     /// One rule.
@@ -21,9 +29,14 @@ public final class FaultInjector: @unchecked Sendable {
         public var resource: String?
         public var name: String?
         public var namespace: String?
+        /// Matches clients whose User-Agent starts with this (one replica, or the controller
+        /// but not the test driving it).
+        public var userAgent: String?
         public var remaining: Int
         public var action: Action
-        public init(verb: String? = nil, resource: String? = nil, name: String? = nil, namespace: String? = nil, count: Int = 1, action: Action) {
+        public init(verb: String? = nil, resource: String? = nil, name: String? = nil, namespace: String? = nil, userAgent: String? = nil,
+                    count: Int = 1, action: Action) {
+            self.userAgent = userAgent
             self.verb = verb
             self.resource = resource
             self.name = name
@@ -52,6 +65,13 @@ public final class FaultInjector: @unchecked Sendable {
         add(Rule(verb: "patch", resource: "leases", name: name, count: count, action: .status(code: 409, reason: "Conflict", message: "")))
     }
 
+    /// Removes the rules that match `predicate`.
+    public func remove(where predicate: (Rule) -> Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        rules.removeAll(where: predicate)
+    }
+
     /// Removes every rule.
     public func clear() {
         lock.lock()
@@ -66,7 +86,7 @@ public final class FaultInjector: @unchecked Sendable {
         return fired
     }
 
-    func match(verb: String, resource: String, name: String?, namespace: String?) -> Action? {
+    func match(verb: String, resource: String, name: String?, namespace: String?, userAgent: String = "") -> Action? {
         lock.lock()
         defer { lock.unlock() }
         guard !rules.isEmpty else { return nil }
@@ -76,6 +96,7 @@ public final class FaultInjector: @unchecked Sendable {
             if let res = r.resource, res != resource { continue }
             if let n = r.name, n != name { continue }
             if let ns = r.namespace, ns != namespace { continue }
+            if let agent = r.userAgent, !userAgent.hasPrefix(agent) { continue }
             rules[i].remaining -= 1
             if rules[i].remaining <= 0 { rules.remove(at: i) }
             fired += 1
@@ -87,13 +108,19 @@ public final class FaultInjector: @unchecked Sendable {
 
 extension FaultInjector.Rule {
     /// Builds a rule from JSON (the tool's `--fault` and `POST /_local/faults`):
-    /// `{"verb","resource","name","namespace","count","code","reason","message","action","delayMilliseconds"}`.
+    /// `{"verb","resource","name","namespace","count","code","reason","message","action","delayMilliseconds",
+    /// "retryAfterSeconds","afterEvents","expire"}`; `action` is status, drop, delay, applyThenDrop,
+    /// throttle or cutWatch.
     public init(json: JSON) throws(StatusError) {
         let action: FaultInjector.Action
         switch json["action"]?.stringValue ?? "status" {
         case "drop": action = .drop
         case "applyThenDrop": action = .applyThenDrop
         case "delay": action = .delay(milliseconds: json["delayMilliseconds"]?.intValue ?? 1000)
+        case "throttle":
+            action = .throttle(code: Int(json["code"]?.intValue ?? 429), retryAfterSeconds: Int(json["retryAfterSeconds"]?.intValue ?? 1))
+        case "cutWatch":
+            action = .cutWatch(afterEvents: Int(json["afterEvents"]?.intValue ?? 0), expire: json["expire"] == .bool(true))
         case "status":
             let code = Int(json["code"]?.intValue ?? 500)
             let reason = json["reason"]?.stringValue ?? FaultInjector.defaultReason(code)
@@ -101,7 +128,8 @@ extension FaultInjector.Rule {
         case let other: throw StatusError.badRequest("unknown fault action \(other)")
         }
         self.init(verb: json["verb"]?.stringValue, resource: json["resource"]?.stringValue, name: json["name"]?.stringValue,
-                  namespace: json["namespace"]?.stringValue, count: Int(json["count"]?.intValue ?? 1), action: action)
+                  namespace: json["namespace"]?.stringValue, userAgent: json["userAgent"]?.stringValue, count: Int(json["count"]?.intValue ?? 1),
+                  action: action)
     }
 }
 

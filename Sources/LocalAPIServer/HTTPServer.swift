@@ -52,6 +52,8 @@ enum Reply: Sendable {
     case drop
     /// Answer after a delay (fault injection).
     indirect case delayed(milliseconds: Int64, Reply)
+    /// A full answer with extra headers (e.g. `Retry-After`).
+    indirect case withHeaders([(String, String)], Reply)
 
     static func json(_ status: Int, _ body: JSON) -> Reply { .full(status: status, contentType: "application/json", body: body.serialized()) }
     static func error(_ e: StatusError) -> Reply { .json(e.code, e.status) }
@@ -158,10 +160,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func respond(context: ChannelHandlerContext, reply: Reply, keepAlive: Bool) {
+    private func respond(context: ChannelHandlerContext, reply: Reply, keepAlive: Bool, extraHeaders: [(String, String)] = []) {
         switch reply {
+        case .withHeaders(let extra, let inner):
+            respond(context: context, reply: inner, keepAlive: keepAlive, extraHeaders: extraHeaders + extra)
         case .full(let status, let contentType, let text):
-            var headers = HTTPHeaders()
+            var headers = HTTPHeaders(extraHeaders)
             headers.add(name: "Content-Type", value: contentType)
             headers.add(name: "Content-Length", value: String(text.utf8.count))
             headers.add(name: "Cache-Control", value: "no-cache, private")
@@ -191,7 +195,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .milliseconds(ms)) {
                 let (handler, ctx) = bound.value
-                handler.respond(context: ctx, reply: inner, keepAlive: keepAlive)
+                handler.respond(context: ctx, reply: inner, keepAlive: keepAlive, extraHeaders: extraHeaders)
             }
         }
     }

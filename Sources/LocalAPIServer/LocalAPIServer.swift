@@ -26,6 +26,8 @@ public final class LocalAPIServer: Sendable {
         public var historyLimit: Int = 10000
         /// Event loop threads.
         public var threads: Int = 2
+        /// Keep an audit log of applied writes (`GET /_local/audit?since=RV`).
+        public var audit: Bool = false
         var advertisedAddress: String = ""
 
         public init(host: String = "127.0.0.1", port: Int = 0, tls: Bool = false, bearerTokens: Set<String> = [],
@@ -42,6 +44,8 @@ public final class LocalAPIServer: Sendable {
 
     /// Programmable failures; see ``FaultInjector``.
     public let faults: FaultInjector
+    /// Applied writes with their User-Agent, when `Configuration.audit` is set.
+    public let audit: AuditLog
     /// The bound port.
     public let port: Int
     /// Base URL, e.g. `https://127.0.0.1:38211`.
@@ -53,10 +57,11 @@ public final class LocalAPIServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
 
-    private init(configuration: Configuration, faults: FaultInjector, port: Int, url: String, certificates: GeneratedCertificates?,
+    private init(configuration: Configuration, faults: FaultInjector, audit: AuditLog, port: Int, url: String, certificates: GeneratedCertificates?,
                  store: Store, group: MultiThreadedEventLoopGroup, channel: any Channel) {
         self.configuration = configuration
         self.faults = faults
+        self.audit = audit
         self.port = port
         self.url = url
         self.certificates = certificates
@@ -91,8 +96,9 @@ public final class LocalAPIServer: Sendable {
             let port = channel.localAddress?.port ?? config.port
             let hostPart = config.host.contains(":") ? "[\(config.host)]" : config.host
             config.advertisedAddress = "\(hostPart):\(port)"
-            box.set(APIHandler(store: store, faults: faults, config: config, tokens: config.bearerTokens, authRequired: authRequired))
-            return LocalAPIServer(configuration: config, faults: faults, port: port, url: "\(config.tls ? "https" : "http")://\(hostPart):\(port)",
+            let audit = AuditLog(enabled: config.audit)
+            box.set(APIHandler(store: store, faults: faults, config: config, tokens: config.bearerTokens, authRequired: authRequired, audit: audit))
+            return LocalAPIServer(configuration: config, faults: faults, audit: audit, port: port, url: "\(config.tls ? "https" : "http")://\(hostPart):\(port)",
                                   certificates: certs, store: store, group: group, channel: channel)
         } catch {
             try? await group.shutdownGracefully()

@@ -27,6 +27,9 @@ enum NodeValidation {
     static func strings(_ j: JSON?) -> [String] { (j?.arrayValue ?? []).map { $0.stringValue ?? "" } }
 
     static func admit(old: JSON?, new: inout JSON) throws(StatusError) {
+        // NodeSpec and NodeStatus are structs in the v1 API, so a stored Node always has both
+        // (a JSON patch adding /spec/podCIDRs works on a node created without a spec).
+        for field in ["spec", "status"] where new[field] == nil || new[field] == .null { new[path: [field]] = .object([:]) }
         let name = new["metadata"]?["name"]?.stringValue ?? ""
         var cidrs = strings(new["spec"]?["podCIDRs"])
         if cidrs.isEmpty, let single = new["spec"]?["podCIDR"]?.stringValue, !single.isEmpty {

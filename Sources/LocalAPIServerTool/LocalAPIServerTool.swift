@@ -11,8 +11,10 @@ struct LocalAPIServerTool: AsyncParsableCommand {
         abstract: "Run an in-memory Kubernetes API server on a loopback port and write a kubeconfig for it.",
         discussion: """
             Runs until SIGINT or SIGTERM. Faults can be injected while it runs with
-            POST /_local/faults (JSON: verb, resource, name, namespace, count, code, reason, action=status|drop|delay|applyThenDrop,
-            delayMilliseconds) and POST /_local/watches/close?expire=true, or at start with --fault.
+            POST /_local/faults (JSON: verb, resource, name, namespace, count, code, reason,
+            action=status|drop|delay|applyThenDrop|throttle|cutWatch, delayMilliseconds, retryAfterSeconds, afterEvents, expire)
+            and POST /_local/watches/close?expire=true, or at start with --fault. With --audit, GET /_local/audit?since=RV
+            lists the applied writes with their User-Agent.
             """)
 
     @Option(help: "Address to bind (127.0.0.1 or ::1).") var host = "127.0.0.1"
@@ -23,10 +25,13 @@ struct LocalAPIServerTool: AsyncParsableCommand {
     @Option(help: "Bookmark interval for watches, in milliseconds.") var bookmarkInterval: Int64 = 5000
     @Option(help: "Events kept for watch resumption.") var history = 10000
     @Option(help: "Fault rule at start, e.g. verb=patch,resource=nodes,count=3,code=500 (repeatable).") var fault: [String] = []
+    @Flag(help: "Keep an audit log of applied writes (GET /_local/audit).") var audit = false
 
     func run() async throws {
-        let server = try await LocalAPIServer.start(.init(host: host, port: port, tls: tls, bearerTokens: Set(token),
-                                                          bookmarkIntervalMilliseconds: bookmarkInterval, historyLimit: history))
+        var configuration = LocalAPIServer.Configuration(host: host, port: port, tls: tls, bearerTokens: Set(token),
+                                                         bookmarkIntervalMilliseconds: bookmarkInterval, historyLimit: history)
+        configuration.audit = audit
+        let server = try await LocalAPIServer.start(configuration)
         for f in fault {
             var fields: [String: JSON] = [:]
             for kv in f.split(separator: ",") {
