@@ -78,6 +78,12 @@ actor IPAMController {
     private var invalidPools: [String: String] = [:]
     /// When each pool's status was last written (for `statusInterval`).
     private var statusWritten: [String: ContinuousClock.Instant] = [:]
+    /// The uid of the Node object each reservation was made for or adopted from: a node
+    /// deleted and re-created under the same name is a new node, not the old one's heir.
+    private var holderUIDs: [String: String] = [:]
+    /// Pools found full in a family, so that the pool's own Warning is written once per
+    /// exhaustion rather than once per waiting node and wake-up.
+    private var exhaustedPools: Set<String> = []
     /// When the informer first delivered each node without podCIDRs: the allocation latency
     /// metric counts from there, queueing included.
     private nonisolated let arrivals = ArrivalTimes()
@@ -222,19 +228,29 @@ actor IPAMController {
         for service in configuration.serviceCIDRs {
             engine.exclude(try IPPrefix(parsing: service), name: "service-cluster-ip-range")
         }
+        // Only a pool whose finalizer is on the server is registered now: a pool without it
+        // (created while no replica led) could be deleted at once, under nodes given its
+        // ranges. Those get the finalizer first, below, before any worker runs.
+        var unprotected: [String] = []
         for pool in poolInformer.list() {
             guard let definition = try? pool.poolDefinition() else { continue }
+            guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else {
+                if pool.metadata.deletionTimestamp == nil { unprotected.append(pool.name) }
+                continue
+            }
             engine.upsertPool(definition)
             if pool.metadata.deletionTimestamp != nil { engine.setTerminating(pool.name) }
         }
         var adopted = 0
         for node in nodeInformer.list() where !node.podCIDRs.isEmpty {
             engine.adopt(node: node.attributes, podCIDRs: node.podCIDRs)
+            holderUIDs[node.name] = node.uid
             adopted += 1
         }
+        logger.info("recorded existing podCIDRs", metadata: ["nodes": "\(adopted)"])
+        for name in unprotected { _ = await syncPool(name) }
         nodeQueue.add(contentsOf: nodeInformer.list().map(\.name))
         poolQueue.add(contentsOf: poolInformer.list().map(\.name))
-        logger.info("recorded existing podCIDRs", metadata: ["nodes": "\(adopted)"])
     }
 
     // MARK: - Nodes
@@ -244,6 +260,13 @@ actor IPAMController {
         guard let node = nodeInformer.get(name) else {
             releaseNode(name)
             return false
+        }
+        if let holder = holderUIDs[name], !node.uid.isEmpty, holder != node.uid {
+            // Deleted and re-created under the same name (the queue merged the two events, or
+            // a re-list saw only the new object): the old object's ranges go back to its pool.
+            logger.info("node re-created under the same name; releasing the ranges of the deleted object",
+                        metadata: ["node": "\(name)", "uid": "\(node.uid)", "previousUID": "\(holder)"])
+            releaseNode(name)
         }
         // A node being deleted keeps its range until the object is gone: its pods may still
         // use it (the reference released it at once, and could hand it out again).
@@ -256,7 +279,12 @@ actor IPAMController {
         if firstSeen[name] == nil { firstSeen[name] = arrivals.take(name) ?? .now }
         let outcome = engine.allocate(for: node.attributes)
         switch outcome {
+        case .alreadyReserved(let reservation) where reservation.state == .pending && !allocates(reservation.pool):
+            // Reserved earlier (its write failed or is unknown) from a pool that has since been
+            // removed or is being deleted: never written as it is. The node decides.
+            return await resolveFromServer(reservation, node, after: nil)
         case .allocated(let reservation), .alreadyReserved(let reservation):
+            holderUIDs[name] = node.uid
             pending.remove(name)
             metrics.setPendingNodes(pending.count)
             if case .allocated = outcome, let pool = reservation.pool {
@@ -275,7 +303,11 @@ actor IPAMController {
             pending.insert(name)
             metrics.setPendingNodes(pending.count)
             if case .exhausted(_, let pools) = outcome {
-                for pool in Set(pools.map(\.pool)) { schedulePoolStatus(pool) }
+                for exhaustion in pools where exhaustedPools.insert(exhaustion.pool).inserted {
+                    schedulePoolStatus(exhaustion.pool)
+                    await recordPoolEvent(exhaustion.pool, .warning, EventReason.cidrNotAvailable,
+                                          "\(exhaustion.description): nodes it selects wait until a range is freed or another ClusterCIDR selects them")
+                }
             }
             await report(node, type: .warning, reason: EventReason.cidrNotAvailable,
                          message: "Node \(name) status is now: \(EventReason.cidrNotAvailable): \(outcome)", log: isNew)
@@ -284,18 +316,28 @@ actor IPAMController {
         }
     }
 
+    /// Whether a pending reservation of this pool may still be written.
+    private func allocates(_ pool: String?) -> Bool {
+        guard let pool, engine.pool(named: pool) != nil else { return false }
+        return !engine.isTerminating(pool)
+    }
+
     private func poolCIDR(_ pool: String, _ family: IPFamily) -> String {
         engine.pool(named: pool)?.family(family)?.prefix.description ?? ""
     }
 
-    /// PATCHes podCIDRs (strategic merge of spec.podCIDR and spec.podCIDRs only). On an
-    /// ambiguous failure the node is re-read before anything is released.
+    /// PATCHes podCIDRs (a JSON patch of spec.podCIDR and spec.podCIDRs, applied only to the
+    /// node object the reservation was made for). On an ambiguous failure the node is re-read
+    /// before anything is released.
     private func write(_ reservation: Reservation, to node: NodeView) async -> Bool {
-        let cidrs = reservation.podCIDRs
-        let patch = PodCIDRPatch(podCIDRs: cidrs).json
+        let patch = PodCIDRPatch(podCIDRs: reservation.podCIDRs, uid: node.uid).json
         do {
-            let written: NodePodCIDRs = try await client.patch(.nodes, name: node.name, .strategicMerge(patch))
+            let written: NodePodCIDRs = try await client.patch(.nodes, name: node.name, .json(patch))
             return reconcileAfterWrite(node.name, written.podCIDRs, reservation)
+        } catch let error where error.isFenced {
+            // Not sent: this replica may have lost the Lease. The reservation stays held (an
+            // earlier attempt may have landed); leading ends, or the next try writes it.
+            return true
         } catch let error as APIError where error.isNotFound {
             // The node is gone: give the range back.
             releaseNode(node.name)
@@ -311,24 +353,42 @@ actor IPAMController {
             // Shutting down: the reservation stays held until the process exits; the next
             // leader re-reads every node before it allocates.
             if Task.isCancelled { return false }
-            // Timeout, dropped connection, 5xx, 409/422: the write may or may not have happened.
-            do {
-                let current: NodePodCIDRs = try await client.get(.nodes, name: node.name)
-                if current.podCIDRs.isEmpty {
-                    releaseNode(node.name, wakePending: false)
-                    await report(node, type: .warning, reason: EventReason.cidrAssignmentFailed,
-                                 message: "Node \(node.name) status is now: \(EventReason.cidrAssignmentFailed): \(error)", log: true)
-                    return true
-                }
-                return reconcileAfterWrite(node.name, current.podCIDRs, reservation)
-            } catch let readError as APIError where readError.isNotFound {
-                releaseNode(node.name)
-                return false
-            } catch {
-                // Still unknown: keep the reservation (never hand it out) and try again.
-                logger.warning("cannot tell whether podCIDRs were written; keeping the reservation", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            // Timeout, dropped connection, 5xx, 409/422 (a failed uid test included): the
+            // write may or may not have happened.
+            return await resolveFromServer(reservation, node, after: error)
+        }
+    }
+
+    /// Settles a reservation whose write failed ambiguously (`failure`) or must not be
+    /// written any more, by reading the node: ranges it carries are the truth; a node without
+    /// any, or a different object under the same name, lets the reservation go. While the
+    /// answer is unknown the reservation stays held (never handed out) and the node is retried.
+    private func resolveFromServer(_ reservation: Reservation, _ node: NodeView, after failure: (any Error)?) async -> Bool {
+        do {
+            let current: NodePodCIDRs = try await client.get(.nodes, name: node.name)
+            if !node.uid.isEmpty, let uid = current.metadata?.uid, uid != node.uid {
+                // The object was replaced: the write (tested against the old uid) cannot have
+                // reached the new one. The old object's ranges go back.
+                releaseNode(node.name, wakePending: false)
                 return true
             }
+            if current.podCIDRs.isEmpty {
+                releaseNode(node.name, wakePending: false)
+                if let failure {
+                    await report(node, type: .warning, reason: EventReason.cidrAssignmentFailed,
+                                 message: "Node \(node.name) status is now: \(EventReason.cidrAssignmentFailed): \(failure)", log: true)
+                }
+                return true
+            }
+            return reconcileAfterWrite(node.name, current.podCIDRs, reservation)
+        } catch let readError as APIError where readError.isNotFound {
+            releaseNode(node.name)
+            return false
+        } catch {
+            if Task.isCancelled { return false }
+            // Still unknown: keep the reservation (never hand it out) and try again.
+            logger.warning("cannot tell whether podCIDRs were written; keeping the reservation", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            return true
         }
     }
 
@@ -341,7 +401,7 @@ actor IPAMController {
                 metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             }
             reported[name] = nil
-            logger.debug("set podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(actual.joined(separator: ","))", "clusterCIDR": "\(reservation.pool ?? "")"])
+            logger.info("set podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(actual.joined(separator: ","))", "clusterCIDR": "\(reservation.pool ?? "")"])
             return false
         }
         // Someone else set other podCIDRs: those are the truth; ours is released.
@@ -352,6 +412,7 @@ actor IPAMController {
 
     private func adopt(_ node: NodeView) {
         let report = engine.adopt(node: node.attributes, podCIDRs: node.podCIDRs)
+        holderUIDs[node.name] = node.uid
         if pending.remove(node.name) != nil { metrics.setPendingNodes(pending.count) }
         if case .confirmedPending = report.change, let started = firstSeen.removeValue(forKey: node.name) {
             let elapsed = started.duration(to: .now)
@@ -381,11 +442,13 @@ actor IPAMController {
 
     private func releaseNode(_ name: String, wakePending: Bool = true) {
         firstSeen[name] = nil
+        holderUIDs[name] = nil
         _ = arrivals.take(name)
         reported[name] = nil
         if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
         guard let released = engine.release(node: name) else { return }
         if let pool = released.pool {
+            exhaustedPools.remove(pool)
             for range in released.ranges { metrics.released(name: pool, cidr: poolCIDR(pool, range.family), count: 1) }
             schedulePoolStatus(pool)
             // A terminating pool waits for its last node.
@@ -398,12 +461,22 @@ actor IPAMController {
         nodeQueue.add(contentsOf: pending)
     }
 
+    /// Logs and records a node's problem when it is new or changed; a node woken again
+    /// with the same problem writes nothing (waking 50 pending nodes must not be 50 writes).
     private func report(_ node: NodeView, type: EventRecorder.EventType, reason: String, message: String, log: Bool) async {
-        if log || reported[node.name] != message {
-            reported[node.name] = message
-            logger.warning("\(message)", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
-        }
+        guard log || reported[node.name] != message else { return }
+        reported[node.name] = message
+        logger.warning("\(message)", metadata: ["node": "\(node.name)", "reason": "\(reason)"])
         await recordEvent(node, type, reason, message)
+    }
+
+    private func recordPoolEvent(_ pool: String, _ type: EventRecorder.EventType, _ reason: String, _ message: String) async {
+        logger.warning("\(message)", metadata: ["clusterCIDR": "\(pool)", "reason": "\(reason)"])
+        let subject = EventRecorder.Subject(apiVersion: ClusterCIDR.apiVersion, kind: ClusterCIDR.kind, name: pool,
+                                            uid: poolInformer.get(pool)?.metadata.uid)
+        if await recorder.record(subject, type: type, reason: reason, message: message) {
+            metrics.eventRecorded(type: type.rawValue, reason: reason)
+        }
     }
 
     private func recordEvent(_ node: NodeView, _ type: EventRecorder.EventType, _ reason: String, _ message: String) async {
@@ -431,8 +504,7 @@ actor IPAMController {
             // Gone (finalizer removed by us, or never had one): forget the pool. Its nodes keep
             // their ranges, held as unassociated.
             if engine.pool(named: name) != nil {
-                engine.removePool(named: name)
-                metrics.removePool(name: name)
+                forgetPool(name)
                 logger.info("ClusterCIDR removed", metadata: ["clusterCIDR": "\(name)"])
             }
             invalidPools[name] = nil
@@ -458,12 +530,13 @@ actor IPAMController {
                 return !error.isNotFound
             } catch {
                 if Task.isCancelled { return false }
-                logger.error("adding the finalizer failed", metadata: ["clusterCIDR": "\(name)", "error": "\(error)"])
+                if !error.isFenced { logger.error("adding the finalizer failed", metadata: ["clusterCIDR": "\(name)", "error": "\(error)"]) }
                 return true
             }
         }
         switch engine.upsertPool(definition) {
         case .added, .replaced:
+            exhaustedPools.remove(name)
             logger.info("ClusterCIDR registered", metadata: ["clusterCIDR": "\(name)", "ipv4": "\(pool.spec?.ipv4 ?? "")", "ipv6": "\(pool.spec?.ipv6 ?? "")"])
             // A new pool serves waiting nodes at once, and may take over unassociated ranges.
             wakePendingNodes()
@@ -477,13 +550,31 @@ actor IPAMController {
     private func syncTerminating(_ pool: ClusterCIDR, _ definition: PoolDefinition) async -> Bool {
         let name = pool.name
         guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else {
-            engine.removePool(named: name)
-            metrics.removePool(name: name)
+            forgetPool(name)
             return false
         }
         if engine.pool(named: name) == nil { engine.upsertPool(definition) }
         engine.setTerminating(name)
-        let holders = engine.associatedNodeCount(of: name)
+        var holders = engine.associatedNodeCount(of: name)
+        if holders == 0 {
+            // About to let the pool go: decide on the server's state, not the cache. A fresh
+            // list shows every range written so far (by this replica or an earlier leader);
+            // ranges still in flight in this process are pending reservations, counted above.
+            do {
+                let (listed, _) = try await client.listAll(.nodes, as: Node.self, transform: NodeView.init)
+                for node in listed where !node.podCIDRs.isEmpty {
+                    let held = engine.reservation(for: node.name)
+                    if held.map({ Set($0.podCIDRs) != Set(node.podCIDRs) }) ?? true || holderUIDs[node.name] != node.uid {
+                        adopt(node) // the cache is behind; the node is delivered again later
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return false }
+                logger.warning("cannot list nodes before releasing the finalizer; retrying", metadata: ["clusterCIDR": "\(name)", "error": "\(error)"])
+                return true
+            }
+            holders = engine.associatedNodeCount(of: name)
+        }
         if holders > 0 {
             logger.info("ClusterCIDRSet \(name) marked as terminating, won't be deleted until all associated nodes are deleted",
                         metadata: ["nodes": "\(holders)"])
@@ -498,10 +589,18 @@ actor IPAMController {
         } catch {
             return true
         }
-        engine.removePool(named: name)
-        metrics.removePool(name: name)
+        forgetPool(name)
         logger.info("ClusterCIDR released its finalizer", metadata: ["clusterCIDR": "\(name)"])
         return false
+    }
+
+    /// Drops a pool from the engine. Its nodes keep their ranges (held, unassociated); those
+    /// with a reservation not yet written are settled by their next sync, never written as is.
+    private func forgetPool(_ name: String) {
+        let nodes = engine.removePool(named: name)
+        metrics.removePool(name: name)
+        exhaustedPools.remove(name)
+        nodeQueue.add(contentsOf: nodes)
     }
 
     private func markInvalid(_ pool: ClusterCIDR, _ error: InvalidClusterCIDR) async -> Bool {
@@ -510,8 +609,7 @@ actor IPAMController {
         if engine.pool(named: name) != nil {
             // It was valid before (a CRD without our CEL rules let a change through): stop
             // allocating from it, keep its nodes' ranges held.
-            engine.removePool(named: name)
-            metrics.removePool(name: name)
+            forgetPool(name)
         }
         let firstTime = invalidPools[name] != message
         invalidPools[name] = message
@@ -569,23 +667,19 @@ actor IPAMController {
         return await putStatus(pool, status)
     }
 
-    /// Writes status through the status subresource; a conflict means a newer object is on
-    /// its way through the informer, which re-queues the pool.
+    /// Writes status through the status subresource as a merge patch: the controller owns
+    /// status, so no resourceVersion precondition is needed, and a cached object that lags
+    /// the server (a finalizer just written, a busy informer) never turns into 409 loops.
     private func putStatus(_ pool: ClusterCIDR, _ status: ClusterCIDRStatus) async -> Bool {
-        var updated = pool
-        updated.status = status
         do {
-            _ = try await client.updateStatus(.clusterCIDRs, name: pool.name, updated)
+            let _: Discarded = try await client.patch(.clusterCIDRs, name: pool.name, .merge(try StatusPatch.json(status)), subresource: "status")
             statusWritten[pool.name] = .now
-            return false
-        } catch let error as APIError where error.isConflict {
-            poolQueue.add(pool.name, after: .milliseconds(50))
             return false
         } catch let error as APIError where error.isNotFound {
             return false
         } catch {
             if Task.isCancelled { return false }
-            logger.error("writing ClusterCIDR status failed", metadata: ["clusterCIDR": "\(pool.name)", "error": "\(error)"])
+            if !error.isFenced { logger.error("writing ClusterCIDR status failed", metadata: ["clusterCIDR": "\(pool.name)", "error": "\(error)"]) }
             return true
         }
     }
@@ -600,21 +694,47 @@ actor IPAMController {
 /// What the controller reads back from a node it wrote: its podCIDRs and nothing else
 /// (decoding a whole Node per write was a sizeable part of the controller's CPU).
 struct NodePodCIDRs: Decodable {
+    struct Metadata: Decodable { var uid: String? }
+    var metadata: Metadata?
     var spec: Node.Spec?
 
     var podCIDRs: [String] { spec?.effectivePodCIDRs ?? [] }
 }
 
-/// The strategic-merge patch that sets podCIDR and podCIDRs, and nothing else.
+/// The JSON patch (RFC 6902) that sets podCIDR and podCIDRs and nothing else, on the node
+/// object with this uid only: a `test` of metadata.uid makes the server refuse it when the
+/// node was deleted and re-created under the same name. Repeating it (libcurl re-sends a
+/// request whose reused connection died before any answer) is harmless: the same values
+/// again, or 422 where the node already carries others.
 struct PodCIDRPatch: Encodable {
-    struct Spec: Encodable {
-        let podCIDR: String
-        let podCIDRs: [String]
+    struct Operation: Encodable {
+        let op: String
+        let path: String
+        let value: Value
     }
-    let spec: Spec
+    enum Value: Encodable {
+        case string(String)
+        case strings([String])
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .string(let value): try container.encode(value)
+            case .strings(let values): try container.encode(values)
+            }
+        }
+    }
+    let operations: [Operation]
 
-    init(podCIDRs: [String]) {
-        spec = Spec(podCIDR: podCIDRs.first ?? "", podCIDRs: podCIDRs)
+    init(podCIDRs: [String], uid: String) {
+        var operations: [Operation] = []
+        if !uid.isEmpty { operations.append(Operation(op: "test", path: "/metadata/uid", value: .string(uid))) }
+        operations.append(Operation(op: "add", path: "/spec/podCIDR", value: .string(podCIDRs.first ?? "")))
+        operations.append(Operation(op: "add", path: "/spec/podCIDRs", value: .strings(podCIDRs)))
+        self.operations = operations
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try operations.encode(to: encoder)
     }
 
     var json: Data {
@@ -622,6 +742,29 @@ struct PodCIDRPatch: Encodable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)) ?? Data()
     }
+}
+
+/// The merge patch of a ClusterCIDR's status: the whole status, with an absent family
+/// written as null so that it is removed.
+enum StatusPatch {
+    static func json(_ status: ClusterCIDRStatus) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard var object = try JSONSerialization.jsonObject(with: encoder.encode(status)) as? [String: Any] else { return Data("{}".utf8) }
+        for family in ["ipv4", "ipv6"] where object[family] == nil { object[family] = NSNull() }
+        return try JSONSerialization.data(withJSONObject: ["status": object], options: [.sortedKeys])
+    }
+}
+
+extension Error {
+    /// Not sent because this replica's Lease may have expired: not a failure of the API
+    /// server, and nothing to log as one (leading ends, or the next renewal reopens the fence).
+    var isFenced: Bool { (self as? TransportError)?.kind == .fenced }
+}
+
+/// An answer whose body is not needed.
+struct Discarded: Decodable {
+    init(from decoder: any Decoder) throws {}
 }
 
 /// When nodes were first delivered by the informer, handed from its callback to the actor.
