@@ -31,7 +31,9 @@ final class Harness: @unchecked Sendable {
     }
 
     static func start(faults: Bool = false) async throws -> Harness {
-        let server = try await LocalAPIServer.start(.init(tls: true))
+        var configuration = LocalAPIServer.Configuration(tls: true)
+        configuration.audit = true
+        let server = try await LocalAPIServer.start(configuration)
         let path = try writeTemporary(server.kubeconfig(name: "test"), name: "kubeconfig")
         let client = KubernetesClient(configuration: try ClientConfiguration.resolve(kubeconfigPath: path, environment: [:]), qps: 0)
         let harness = Harness(server: server, client: client, kubeconfigPath: path)

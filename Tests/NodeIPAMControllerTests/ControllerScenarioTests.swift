@@ -78,8 +78,12 @@ import TestSupport
             #expect(try await h.client.get(.nodes, name: "node0", as: Node.self).podCIDRs.isEmpty)
             #expect(await controller.pendingNodes() == ["node0"])
             let events = try await h.events(reason: EventReason.cidrNotAvailable)
-            #expect(events.first?.type == "Warning" && events.first?.involvedObject.name == "node0")
-            #expect(events.first?.message?.contains("ClusterCIDR p has no free IPv4 range left in 127.123.234.0/26") == true)
+            let onNode = events.filter { $0.involvedObject.kind == "Node" }
+            #expect(onNode.count == 1 && onNode.first?.type == "Warning" && onNode.first?.involvedObject.name == "node0")
+            #expect(onNode.first?.message?.contains("ClusterCIDR p has no free IPv4 range left in 127.123.234.0/26") == true)
+            // The pool says it too, once (not once per waiting node or wake-up).
+            let onPool = events.filter { $0.involvedObject.kind == ClusterCIDR.kind }
+            #expect(onPool.count == 1 && onPool.first?.type == "Warning" && onPool.first?.involvedObject.name == "p")
             // C18: a node goes away; the pending node gets its range at once.
             try await h.client.delete(.nodes, name: "full1")
             #expect(try await h.podCIDRs(of: "node0") == ["127.123.234.16/28"])
