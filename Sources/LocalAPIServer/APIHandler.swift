@@ -283,6 +283,9 @@ final class APIHandler: Sendable {
         case (.POST, "faults"):
             faults.add(try FaultInjector.Rule(json: try parseBody(req)))
             return .json(201, ["status": "Success"])
+        case (.GET, "faults"):
+            let counts = faults.firedCounts.mapValues { JSON.int(Int64($0)) }
+            return .json(200, ["fired": .object(counts)])
         case (.DELETE, "faults"):
             faults.clear()
             return .json(200, ["status": "Success"])

@@ -49,6 +49,7 @@ public final class FaultInjector: @unchecked Sendable {
     private let lock = NSLock()
     private var rules: [Rule] = []
     private var fired = 0
+    private var firedByAction: [String: Int] = [:]
 
     public init() {}
 
@@ -79,6 +80,13 @@ public final class FaultInjector: @unchecked Sendable {
         rules.removeAll()
     }
 
+    /// How many requests met each kind of fault so far (`status 500`, `applyThenDrop`, ...).
+    public var firedCounts: [String: Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return firedByAction
+    }
+
     /// How many requests a rule has failed so far.
     public var firedCount: Int {
         lock.lock()
@@ -100,6 +108,7 @@ public final class FaultInjector: @unchecked Sendable {
             rules[i].remaining -= 1
             if rules[i].remaining <= 0 { rules.remove(at: i) }
             fired += 1
+            firedByAction[r.action.name, default: 0] += 1
             return r.action
         }
         return nil
@@ -130,6 +139,20 @@ extension FaultInjector.Rule {
         self.init(verb: json["verb"]?.stringValue, resource: json["resource"]?.stringValue, name: json["name"]?.stringValue,
                   namespace: json["namespace"]?.stringValue, userAgent: json["userAgent"]?.stringValue, count: Int(json["count"]?.intValue ?? 1),
                   action: action)
+    }
+}
+
+extension FaultInjector.Action {
+    /// A short name of the kind of fault, for counts.
+    public var name: String {
+        switch self {
+        case .status(let code, _, _): return "status \(code)"
+        case .drop: return "drop"
+        case .delay: return "delay"
+        case .applyThenDrop: return "applyThenDrop"
+        case .throttle(let code, _): return "throttle \(code)"
+        case .cutWatch(_, let expire): return expire ? "cutWatch with 410" : "cutWatch"
+        }
     }
 }
 
