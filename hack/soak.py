@@ -490,7 +490,7 @@ def main():
     parser.add_argument("--seed-start", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=8, help="chaos per seed")
-    parser.add_argument("--settle", type=float, default=20, help="seconds allowed to converge after the faults stop")
+    parser.add_argument("--settle", type=float, default=10, help="seconds allowed to converge after the faults stop")
     parser.add_argument("--minutes", type=float, default=0, help="stop starting new seeds after this long (0: no limit)")
     parser.add_argument("--history", type=int, default=300, help="server watch history (small: 410 Expired happens)")
     parser.add_argument("-v", "--verbose", action="store_true")

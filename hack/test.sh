@@ -39,5 +39,9 @@ if grep -E "warning:" "$log" | grep -v "/\.build[^/]*/checkouts/" | grep -E "/(S
 fi
 rm -f "$log"
 
+echo "==> fault soak: 3 replicas, leader election, API and process faults (hack/soak.py, docs/architecture.md)"
+# 20 seeded schedules of about 10 s each; the time budget only guards CI against a slow machine.
+python3 hack/soak.py --bin "$bin" --seeds "${SOAK_SEEDS:-20}" --minutes 8
+
 echo "==> swift test"
 swift test 2>&1
