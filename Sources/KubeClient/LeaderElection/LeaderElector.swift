@@ -50,6 +50,7 @@ public final class LeaderElector: Sendable {
     public let configuration: LeaderElectionConfiguration
     private let client: KubernetesClient
     private let onNewLeader: @Sendable (String) -> Void
+    private let onFailure: @Sendable (any Error, Int) -> Void
     private let observed = ObservedState()
     /// Open while the Lease is known valid; the leader's write client checks it.
     public let fence: WriteFence
@@ -62,13 +63,20 @@ public final class LeaderElector: Sendable {
         var observedAt: ContinuousClock.Instant?
         var leader: String?
         var isLeader = false
+        var hasLed = false
+        /// Attempts in a row that failed for another reason than a live holder.
+        var failures = 0
     }
 
     /// `client` should be used for the Lease alone (kube-controller-manager gives leader
     /// election its own client): renewals must not queue behind the controller's writes.
+    /// `onFailure` gets every failed attempt (an unreachable server, refused credentials,
+    /// 5xx) with the number of failures in a row, so that the caller can say so at once.
     public init(client: KubernetesClient, configuration: LeaderElectionConfiguration, fence: WriteFence = WriteFence(),
+                onFailure: @escaping @Sendable (any Error, Int) -> Void = { _, _ in },
                 onNewLeader: @escaping @Sendable (String) -> Void = { _ in }) {
         self.fence = fence
+        self.onFailure = onFailure
         self.client = client
         self.configuration = configuration
         self.onNewLeader = onNewLeader
@@ -76,6 +84,9 @@ public final class LeaderElector: Sendable {
 
     /// True while this process holds the lease.
     public var isLeader: Bool { observed.lock.withLock { observed.isLeader } }
+
+    /// True once this process has held the lease (so that a release can be reported truly).
+    public var hasLed: Bool { observed.lock.withLock { observed.hasLed } }
 
     /// True for a healthy standby: another identity holds the lease and this process saw it
     /// renewed within the lease duration (so the API server answers and a leader is alive).
@@ -101,7 +112,10 @@ public final class LeaderElector: Sendable {
             try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
         }
         if Task.isCancelled { return .cancelled }
-        observed.lock.withLock { observed.isLeader = true }
+        observed.lock.withLock {
+            observed.isLeader = true
+            observed.hasLed = true
+        }
         fence.extend(to: lastRenewal + configuration.renewDeadline)
         let leadReturned = LeadReturned()
         let work = Task {
@@ -157,9 +171,11 @@ public final class LeaderElector: Sendable {
                 observe(created)
                 return sent
             } catch {
+                failed(error)
                 return nil
             }
         } catch {
+            failed(error)
             return nil
         }
         observe(current)
@@ -187,13 +203,26 @@ public final class LeaderElector: Sendable {
             observe(written)
             return sent
         } catch {
+            failed(error)
             return nil
         }
+    }
+
+    /// A conflict is another candidate's write, not a failure; anything else is reported.
+    private func failed(_ error: any Error) {
+        if let api = error as? APIError, api.isConflict || api.isAlreadyExists { return }
+        if Task.isCancelled { return }
+        let count = observed.lock.withLock {
+            observed.failures += 1
+            return observed.failures
+        }
+        onFailure(error, count)
     }
 
     private func observe(_ lease: Lease) {
         let holder = lease.spec?.holderIdentity ?? ""
         let changed: Bool = observed.lock.withLock {
+            observed.failures = 0
             let changed = observed.record != lease.spec
             if changed {
                 observed.record = lease.spec
