@@ -211,8 +211,7 @@ import TestSupport
             settings.retryPeriod = .milliseconds(200)
             settings.qps = 0
             settings.workers = 8
-            var logger = Logger(label: "test")
-            logger.logLevel = .critical
+            let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
             let ready = Collector<Bool>()
             let stop = ShutdownTrigger()
             let run = Task { try await RunCommand.run(settings, environment: [:], logger: logger, shutdown: stop) { controller, _ in

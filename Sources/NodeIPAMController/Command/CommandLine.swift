@@ -5,6 +5,7 @@ import Foundation
 enum ArgumentParsing {
     enum Parsed: Equatable {
         case help
+        case version
         case flags([String: String])
     }
 
@@ -20,6 +21,7 @@ enum ArgumentParsing {
             let argument = arguments[index]
             index += 1
             if argument == "-h" || argument == "--help" || argument == "help" { return .help }
+            if argument == "--version" || argument == "version" { return .version }
             var name: String
             if argument.hasPrefix("--") {
                 name = String(argument.dropFirst(2))

@@ -5,6 +5,7 @@ import Logging
 @main
 enum Main {
     static func main() async {
+        Output.ignoreBrokenPipes()
         var arguments = Array(CommandLine.arguments.dropFirst())
         let subcommand = arguments.first.flatMap { ["run", "demo", "api-requests"].contains($0) ? $0 : nil } ?? "run"
         if arguments.first == subcommand { arguments.removeFirst() }
@@ -13,7 +14,7 @@ enum Main {
             exit(await DemoCommand.main(arguments))
         case "api-requests":
             let leaseName = ProcessInfo.processInfo.environment["IPAM_RESOURCE_NAME"] ?? "node-ipam-controller"
-            print(APIRequestCatalog.json(leaseName: leaseName))
+            Output.standardOutput(APIRequestCatalog.json(leaseName: leaseName))
             exit(0)
         default:
             exit(await RunCommand.main(arguments, environment: ProcessInfo.processInfo.environment))
@@ -21,7 +22,7 @@ enum Main {
     }
 }
 
-/// Prints one line to standard error.
+/// Prints one line to standard error (never traps on a closed pipe).
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    Output.standardError(text)
 }

@@ -14,7 +14,10 @@ enum RunCommand {
         do {
             switch try ArgumentParsing.parse(arguments) {
             case .help:
-                print(ArgumentParsing.helpText)
+                Output.standardOutput(ArgumentParsing.helpText)
+                return 0
+            case .version:
+                Output.standardOutput(BuildInfo.summary)
                 return 0
             case .flags(let flags):
                 settings = try Settings.resolve(flags: flags, environment: environment)
@@ -52,6 +55,7 @@ enum RunCommand {
     static func run(_ settings: Settings, environment: [String: String], logger: Logger,
                     shutdown: ShutdownTrigger? = nil, onStart: (@Sendable (IPAMController, HealthServer) -> Void)? = nil) async throws -> Int32 {
         let configuration = try ClientConfiguration.resolve(kubeconfigPath: settings.kubeconfig, apiServer: settings.apiServer, environment: environment)
+        logger.info("starting \(BuildInfo.summary)", metadata: settings.effectiveConfiguration)
         logger.info("connecting", metadata: ["server": "\(configuration.server)", "source": "\(configuration.source)"])
         let identity = Self.identity(settings, environment)
         // With leader election every write of the controller passes the Lease's fence: a
@@ -89,7 +93,7 @@ enum RunCommand {
             let attemptTimeout = max(Duration.seconds(1), settings.renewDeadline / 2)
             let leaseClient = KubernetesClient(configuration: configuration, qps: 0, burst: 1, userAgent: userAgent + " leader-election",
                                                concurrency: 1, requestTimeout: attemptTimeout)
-            election = LeaderElection(configuration: leaseConfiguration, client: leaseClient, fence: fence)
+            election = LeaderElection(configuration: leaseConfiguration, client: leaseClient, fence: fence, server: configuration.server)
             logger.info("Leader election is enabled.", metadata: ["id": "\(identity)", "namespace": "\(namespace)", "lease": "\(settings.leaseName)"])
         } else {
             logger.info("Leader election is disabled.")
@@ -117,6 +121,8 @@ struct LeaderElection: Sendable {
     var configuration: LeaderElectionConfiguration
     var client: KubernetesClient
     var fence: WriteFence
+    /// For messages.
+    var server: String
 }
 
 /// Runs the controller, behind leader election when configured, until graceful shutdown.
@@ -158,7 +164,18 @@ final class ControllerService: Service, @unchecked Sendable {
         }
         let logger = self.logger
         let identity = election.configuration.identity
-        let elector = LeaderElector(client: election.client, configuration: election.configuration, fence: election.fence) { leader in
+        let server = election.server
+        let lease = "\(election.configuration.namespace)/\(election.configuration.name)"
+        // Said at once (the first failure), then every tenth in a row: an unreachable server
+        // or refused credentials must not be a silent wait.
+        let onFailure: @Sendable (any Error, Int) -> Void = { error, failures in
+            guard failures == 1 || failures % 10 == 0 else { return }
+            var metadata: Logger.Metadata = ["lease": "\(lease)", "server": "\(server)", "failures": "\(failures)", "error": "\(error)"]
+            if let fix = FailureHint.fix(for: error, server: server) { metadata["fix"] = "\(fix)" }
+            logger.error("cannot take or renew the Lease; retrying", metadata: metadata)
+        }
+        let elector = LeaderElector(client: election.client, configuration: election.configuration, fence: election.fence,
+                                    onFailure: onFailure) { leader in
             if leader == identity { logger.info("I am the new leader: \(leader)") } else { logger.info("New leader elected: \(leader)") }
         }
         lock.withLock { self.elector = elector }
@@ -181,8 +198,10 @@ final class ControllerService: Service, @unchecked Sendable {
             // than hold it doing nothing.
             logger.error("the controller stopped while leading; Lease released; exiting so another replica can take over")
             lock.withLock { code = 1 }
-        case .cancelled:
+        case .cancelled where elector.hasLed:
             logger.info("stopped; Lease released")
+        case .cancelled:
+            logger.info("stopped before this replica held the Lease")
         }
     }
 }

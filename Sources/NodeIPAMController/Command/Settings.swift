@@ -1,4 +1,7 @@
+import ClusterCIDRAPI
 import Foundation
+import Logging
+import MultiCIDR
 
 /// A flag, its environment variable and its default: the single table that parsing, help
 /// text, docs and the chart checks follow.
@@ -107,6 +110,7 @@ struct Settings: Sendable, Equatable {
             guard v == "text" || v == "json" else { throw InvalidValue(message: "\(source)=\(v): expected text or json") }
             settings.logFormat = v
         }
+        try validateAddresses(settings, source: { flag in value(flag)?.1 ?? "--\(flag)" })
         guard settings.renewDeadline < settings.leaseDuration else {
             throw InvalidValue(message: "--leader-elect-renew-deadline (\(format(settings.renewDeadline))) must be shorter than --leader-elect-lease-duration (\(format(settings.leaseDuration)))")
         }
@@ -114,6 +118,53 @@ struct Settings: Sendable, Equatable {
             throw InvalidValue(message: "--leader-elect-retry-period (\(format(settings.retryPeriod))) must be shorter than --leader-elect-renew-deadline (\(format(settings.renewDeadline)))")
         }
         return settings
+    }
+
+    /// Every address-shaped value is checked before any network call: a typo is one line
+    /// naming the flag, not a failure minutes later (or a pool created from a bad value).
+    static func validateAddresses(_ settings: Settings, source: (String) -> String) throws(InvalidValue) {
+        if let server = settings.apiServer, !server.isEmpty {
+            guard let url = URL(string: server), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false else {
+                throw InvalidValue(message: "\(source("apiserver"))=\(server): expected a URL such as https://127.0.0.1:6443")
+            }
+        }
+        do {
+            _ = try HealthServer.parse(settings.webserverBindAddress)
+        } catch {
+            throw InvalidValue(message: "\(source("webserver-bind-address"))=\(settings.webserverBindAddress): expected HOST:PORT or :PORT with a port from 0 to 65535")
+        }
+        for range in settings.serviceClusterIPRanges {
+            do { _ = try IPPrefix(parsing: range) } catch {
+                throw InvalidValue(message: "\(source("service-cluster-ip-range"))=\(range): \(error.description)")
+            }
+        }
+        if settings.serviceClusterIPRanges.count > 2 {
+            throw InvalidValue(message: "\(source("service-cluster-ip-range")): at most one IPv4 and one IPv6 range, got \(settings.serviceClusterIPRanges.count)")
+        }
+        guard !settings.clusterCIDRs.isEmpty else { return }
+        do {
+            let pool = try DefaultClusterCIDR.object(clusterCIDRs: settings.clusterCIDRs, nodeMaskSizeIPv4: settings.nodeMaskSizeIPv4,
+                                                     nodeMaskSizeIPv6: settings.nodeMaskSizeIPv6)
+            _ = try pool.poolDefinition()
+        } catch {
+            let detail = error.errors.map { "\($0.field == "--cluster-cidr" ? "" : $0.field + ": ")\($0.message)" }.joined(separator: "; ")
+            throw InvalidValue(message: "\(source("cluster-cidr"))=\(settings.clusterCIDRs.joined(separator: ",")) with node masks /\(settings.nodeMaskSizeIPv4) and /\(settings.nodeMaskSizeIPv6): \(detail)")
+        }
+    }
+
+    /// Every setting as log metadata (nothing here is secret: credentials stay in the
+    /// kubeconfig, which is named, not read out).
+    var effectiveConfiguration: Logger.Metadata {
+        [
+            "kubeconfig": "\(kubeconfig ?? "(KUBECONFIG or in-cluster)")", "apiserver": "\(apiServer ?? "(from kubeconfig)")",
+            "webserverBindAddress": "\(webserverBindAddress)", "leaderElection": "\(leaderElection)",
+            "leaderElectID": "\(leaderElectID)", "leaderElectNamespace": "\(leaderElectNamespace)", "leaseName": "\(leaseName)",
+            "leaseDuration": "\(Self.format(leaseDuration))", "renewDeadline": "\(Self.format(renewDeadline))",
+            "retryPeriod": "\(Self.format(retryPeriod))", "qps": "\(qps)", "burst": "\(burst)", "workers": "\(workers)",
+            "clusterCIDRs": "\(clusterCIDRs.joined(separator: ","))", "nodeMaskSizeIPv4": "\(nodeMaskSizeIPv4)",
+            "nodeMaskSizeIPv6": "\(nodeMaskSizeIPv6)", "serviceClusterIPRanges": "\(serviceClusterIPRanges.joined(separator: ","))",
+            "verbosity": "\(verbosity)", "logFormat": "\(logFormat)",
+        ]
     }
 
     static func list(_ text: String) -> [String] {

@@ -100,7 +100,7 @@ actor IPAMController {
         let arrivals = self.arrivals
         metrics.observeQueues { [("nodes", nodeQueue.count), ("clustercidrs", poolQueue.count)] }
         nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init,
-                                                onError: Self.reportWatchFailure(of: "nodes", logger)) { event in
+                                                onError: Self.reportWatchFailure(of: "nodes", server: client.configuration.server, logger)) { event in
             switch event {
             case .added(let node):
                 if node.podCIDRs.isEmpty && !node.deleting { arrivals.record(node.name) }
@@ -112,7 +112,7 @@ actor IPAMController {
             }
         }
         poolInformer = Informer<ClusterCIDR, ClusterCIDR>(client: client, resource: .clusterCIDRs, transform: { $0 },
-                                                          onError: Self.reportWatchFailure(of: ClusterCIDR.plural, logger)) { event in
+                                                          onError: Self.reportWatchFailure(of: ClusterCIDR.plural, server: client.configuration.server, logger)) { event in
             switch event {
             case .added(let pool), .deleted(let pool), .resync(let pool): poolQueue.add(pool.name)
             case .updated(let old, let new):
@@ -127,20 +127,12 @@ actor IPAMController {
     /// Logs failed lists and watches: the first of a run of failures, then every tenth (the
     /// informer retries with backoff up to 30 s), so an unreachable or refusing API server is
     /// visible without flooding the log.
-    private static func reportWatchFailure(of resource: String, _ logger: Logger) -> @Sendable (any Error, Int) -> Void {
+    private static func reportWatchFailure(of resource: String, server: String, _ logger: Logger) -> @Sendable (any Error, Int) -> Void {
         { error, failures in
             guard failures == 1 || failures % 10 == 0 else { return }
-            var metadata: Logger.Metadata = ["failures": "\(failures)", "error": "\(error)"]
-            if let apiError = error as? APIError {
-                switch apiError.statusCode {
-                case 404 where resource == ClusterCIDR.plural:
-                    metadata["fix"] = "install the ClusterCIDR CRD: kubectl apply -f config/crd/ (the chart installs it from crds/)"
-                case 401, 403:
-                    metadata["fix"] = "the credentials lack permission: apply config/rbac/ (or the chart's RBAC) for this identity"
-                default: break
-                }
-            }
-            logger.warning("cannot list or watch \(resource); retrying with backoff", metadata: metadata)
+            var metadata: Logger.Metadata = ["server": "\(server)", "failures": "\(failures)", "error": "\(error)"]
+            if let fix = FailureHint.fix(for: error, server: server, resource: resource) { metadata["fix"] = "\(fix)" }
+            logger.error("cannot list or watch \(resource); retrying with backoff", metadata: metadata)
         }
     }
 
@@ -344,7 +336,9 @@ actor IPAMController {
             return false
         } catch let error as APIError where !error.isRetryable && !error.isConflict && !error.isInvalid {
             // Definitely not applied (e.g. 403): release and retry later.
-            logger.error("writing podCIDRs failed", metadata: ["node": "\(node.name)", "error": "\(error)"])
+            var metadata: Logger.Metadata = ["node": "\(node.name)", "error": "\(error)"]
+            if let fix = FailureHint.fix(for: error, server: client.configuration.server) { metadata["fix"] = "\(fix)" }
+            logger.error("writing podCIDRs failed", metadata: metadata)
             releaseNode(node.name, wakePending: false)
             await report(node, type: .warning, reason: EventReason.cidrAssignmentFailed,
                          message: "Node \(node.name) status is now: \(EventReason.cidrAssignmentFailed): \(error)", log: false)
@@ -447,6 +441,8 @@ actor IPAMController {
         reported[name] = nil
         if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
         guard let released = engine.release(node: name) else { return }
+        logger.info("released podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(released.podCIDRs.joined(separator: ","))",
+                                                     "clusterCIDR": "\(released.pool ?? "")"])
         if let pool = released.pool {
             exhaustedPools.remove(pool)
             for range in released.ranges { metrics.released(name: pool, cidr: poolCIDR(pool, range.family), count: 1) }

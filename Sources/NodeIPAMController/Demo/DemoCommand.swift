@@ -253,7 +253,7 @@ enum DemoCommand {
 /// Writes a line to standard output at once: `print` buffers into a pipe or a file, and
 /// `--keep-running` prints how to reach the server and then waits.
 private func print(_ text: String = "") {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    Output.standardOutput(text)
 }
 
 private final class ControllerBox: @unchecked Sendable {

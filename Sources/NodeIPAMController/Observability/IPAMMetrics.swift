@@ -33,6 +33,9 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
                                      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
         leader = registry.gauge("node_ipam_controller_leader", help: "1 while this process holds the Lease (or runs without leader election).")
         events = registry.counter("node_ipam_controller_events_total", help: "Events recorded, by type and reason.", labels: ["type", "reason"])
+        let buildInfo = registry.gauge("node_ipam_controller_build_info", help: "Always 1; the labels say which build runs.",
+                                       labels: ["version", "swift_version", "git_commit"])
+        buildInfo.set([BuildInfo.version, BuildInfo.swiftVersion, BuildInfo.commit], 1)
         leader.set([], 0)
         pending.set([], 0)
         registry.addCollector { [weak self] in self?.renderClientMetrics() ?? "" }

@@ -28,7 +28,7 @@ struct IPAMLogHandler: LogHandler {
     private static let writeLock = NSLock()
 
     static let standardError: @Sendable (String) -> Void = { line in
-        writeLock.withLock { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        writeLock.withLock { _ = Output.line(line, to: STDERR_FILENO) }
     }
 
     static func timestamp() -> String { KubeTime.milli() }
