@@ -15,6 +15,11 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
+# The commit for --version and node_ipam_controller_build_info
+# (docker build --build-arg GIT_COMMIT=$(git rev-parse --short HEAD) .).
+ARG GIT_COMMIT=unknown
+RUN printf '// Stamped by the image build.\nlet buildCommit = "%s"\n' "$GIT_COMMIT" \
+       > Sources/NodeIPAMController/Generated/BuildCommit.swift
 RUN swift build -c release --product node-ipam-controller --static-swift-stdlib \
     && install -D -m 0755 "$(swift build -c release --show-bin-path)/node-ipam-controller" \
        /out/node-ipam-controller \

@@ -33,7 +33,7 @@ fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
 
 echo "==> building $IMAGE"
-docker build -t "$IMAGE" .
+docker build --build-arg GIT_COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" -t "$IMAGE" .
 
 echo "==> loading $IMAGE into the nodes of $CLUSTER"
 kind load docker-image "$IMAGE" --name "$CLUSTER"
