@@ -83,7 +83,9 @@ let package = Package(
         // no Foundation, NIO, KubeClient or Yams.
         .target(name: "CNIIPAM", dependencies: ["MultiCIDR"], swiftSettings: strict),
         .target(name: "NodeIPAMPlugin", dependencies: ["CNIIPAM", "MultiCIDR"], swiftSettings: strict),
-        .executableTarget(name: "NodeIPAM", dependencies: ["NodeIPAMPlugin"], swiftSettings: strict),
+        // The Swift runtime linked in: loading and relocating its shared libraries was most of a call.
+        .executableTarget(name: "NodeIPAM", dependencies: ["NodeIPAMPlugin"], swiftSettings: strict,
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .testTarget(name: "CNIIPAMTests", dependencies: ["CNIIPAM", "MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "NodeIPAMPluginTests", dependencies: ["NodeIPAMPlugin", "CNIIPAM", "MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "MultiCIDRTests", dependencies: ["MultiCIDR"], swiftSettings: strict),
