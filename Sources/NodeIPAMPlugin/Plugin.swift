@@ -131,7 +131,8 @@ struct Call {
 
     mutating func del(_ config: NetworkConfig) throws(CNIError) {
         let (containerID, ifname) = try containerAndInterface(needsNetns: false)
-        let pod = try podIdentity()
+        // DEL is best effort: CNI_ARGS only names the pod in the log, so it cannot make DEL fail.
+        let pod = PodIdentity(cniArgs: (try? CNIArgs.parse(environment["CNI_ARGS"])) ?? [:])
         let directory = try DiskStore.directory(for: config)
         guard POSIX.exists(directory) else {
             logger.info("DEL pod=\(pod) container=\(containerID) ifname=\(ifname) released=none (no store \(directory))")
