@@ -76,13 +76,18 @@ struct DiskStore {
         } catch {
             throw CNIError(.ioFailure, "cannot read the store: \(error)", details: "check the permissions of \(directory)")
         }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else {
+            throw CNIError(.ioFailure, "cannot open the store \(directory): \(POSIX.errorText)", details: "check the permissions of \(directory)")
+        }
+        defer { close(directoryFD) }
         var snapshot = StoreSnapshot()
         for name in names {
             switch StoreFormat.classify(name) {
             case .address(let address):
                 do {
                     // A directory or vanished entry is not an allocation we can use; skip it.
-                    guard let bytes = try POSIX.readFile(path(name)) else { continue }
+                    guard let bytes = try POSIX.readSmallFile(directory: directoryFD, name, path: path(name)) else { continue }
                     // `.some`: an unreadable file is an address taken by an unknown owner, not "no entry".
                     snapshot.allocations[address] = .some(Owner(fileContent: String(decoding: bytes, as: UTF8.self)))
                 } catch where error.code == EISDIR {
