@@ -77,18 +77,22 @@ def parallel(plugins, iterations, workers):
     return times
 
 
-def occupancy_scenario(node_ipam, work, label, ranges, strategy, fill, iterations):
-    """ADD then DEL latency with `fill` addresses already taken (node-ipam alone)."""
-    config = json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": "bridge",
-                         "ipam": {"type": "node-ipam", "dataDir": os.path.join(work, label), "ranges": ranges,
-                                  "allocation_strategy": strategy}}).encode()
-    for i in range(fill):
-        call(node_ipam, "ADD", config, f"fill{i}")
-    adds, dels = [], []
+def occupancy(node_ipam, work, scenarios, fill, iterations):
+    """ADD then DEL latency with `fill` addresses already taken (node-ipam alone); the
+    scenarios' calls are interleaved so machine noise hits them alike."""
+    configs = {}
+    for label, (ranges, strategy) in scenarios.items():
+        configs[label] = json.dumps({"cniVersion": "1.0.0", "name": "bench", "type": "bridge",
+                                     "ipam": {"type": "node-ipam", "dataDir": os.path.join(work, label.replace("/", "")),
+                                              "ranges": ranges, "allocation_strategy": strategy}}).encode()
+        for i in range(fill):
+            call(node_ipam, "ADD", configs[label], f"fill{i}")
+    times = {label: {"ADD": [], "DEL": []} for label in scenarios}
     for i in range(iterations):
-        adds.append(call(node_ipam, "ADD", config, f"m{i}"))
-        dels.append(call(node_ipam, "DEL", config, f"m{i}"))
-    return {"ADD": summary(adds), "DEL": summary(dels)}
+        for label, config in configs.items():
+            times[label]["ADD"].append(call(node_ipam, "ADD", config, f"m{i}"))
+            times[label]["DEL"].append(call(node_ipam, "DEL", config, f"m{i}"))
+    return {label: {c: summary(v) for c, v in cmds.items()} for label, cmds in times.items()}
 
 
 def startup(plugins, iterations):
@@ -144,11 +148,11 @@ def main():
         report["parallel"] = {n: {c: summary(v) for c, v in cmds.items()} for n, cmds in par.items()}
 
         fill, iterations = 200, max(50, args.iterations // 4)
-        report["occupancy"] = {
-            "/24 sequential": occupancy_scenario(args.node_ipam, work, "v4seq", [[{"subnet": "10.250.0.0/24"}]], "sequential", fill, iterations),
-            "/24 random": occupancy_scenario(args.node_ipam, work, "v4rnd", [[{"subnet": "10.251.0.0/24"}]], "random", fill, iterations),
-            "/64 random": occupancy_scenario(args.node_ipam, work, "v6rnd", [[{"subnet": "fd00:99::/64"}]], "random", fill, iterations),
-        }
+        report["occupancy"] = occupancy(args.node_ipam, work, {
+            "/24 sequential": ([[{"subnet": "10.250.0.0/24"}]], "sequential"),
+            "/24 random": ([[{"subnet": "10.251.0.0/24"}]], "random"),
+            "/64 random": ([[{"subnet": "fd00:99::/64"}]], "random"),
+        }, fill, iterations)
         print_table(f"node-ipam alone, {fill} addresses taken, ADD+DEL pairs", report["occupancy"])
         r64, r24 = report["occupancy"]["/64 random"]["ADD"]["p50"], report["occupancy"]["/24 sequential"]["ADD"]["p50"]
         print(f"  ratio /64 random / /24 sequential ADD p50: {r64 / r24:.2f}")
