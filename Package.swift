@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "ClusterCIDRAPI", targets: ["ClusterCIDRAPI"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "LocalAPIServer", targets: ["LocalAPIServer"]),
+        // The CNI IPAM plugin (ipam.type "node-ipam"), see ../shared/spec/CNI.md.
+        .executable(name: "node-ipam", targets: ["NodeIPAM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,6 +77,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // CNI IPAM plugin: a pure core (config, ranges, address choice, store format, JSON),
+        // the shell that does its I/O (store under flock, environment, logs) and the executable.
+        // Lean on purpose: a CNI plugin is a process per call, so start-up time is its cost —
+        // no Foundation, NIO, KubeClient or Yams.
+        .target(name: "CNIIPAM", dependencies: ["MultiCIDR"], swiftSettings: strict),
+        .target(name: "NodeIPAMPlugin", dependencies: ["CNIIPAM", "MultiCIDR"], swiftSettings: strict),
+        // The Swift runtime linked in: loading and relocating its shared libraries was most of a call.
+        .executableTarget(name: "NodeIPAM", dependencies: ["NodeIPAMPlugin"], swiftSettings: strict,
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .testTarget(name: "CNIIPAMTests", dependencies: ["CNIIPAM", "MultiCIDR"], swiftSettings: strict),
+        .testTarget(name: "NodeIPAMPluginTests", dependencies: ["NodeIPAMPlugin", "CNIIPAM", "MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "MultiCIDRTests", dependencies: ["MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "ClusterCIDRAPITests", dependencies: ["ClusterCIDRAPI", "MultiCIDR", "KubeClient"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),

@@ -29,6 +29,9 @@ bin=$(swift build --show-bin-path)
 NODE_IPAM_CONTROLLER_BIN="$bin/node-ipam-controller" LOCAL_APISERVER_BIN="$bin/local-apiserver" \
   python3 -m pytest -q hack/chart-checks
 
+echo "==> node-ipam CNI plugin with the real bridge/host-local plugins (pytest; network namespaces as root)"
+NODE_IPAM_BIN="$bin/node-ipam" bash hack/cni-test.sh -q
+
 # The benchmarks are run by hand (hack/bench.sh: release build, timings on a quiet machine);
 # here they are only compiled, so an API change cannot leave them broken.
 echo "==> compiling Benchmarks/ (debug, not run)"
