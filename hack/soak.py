@@ -432,6 +432,25 @@ class Soak:
                     break
         return out
 
+    def stale_status(self, live, nodes):
+        """Pools whose status does not count the nodes that hold their ranges."""
+        held = collections.Counter()
+        for node in nodes:
+            cidrs = (node.get("spec") or {}).get("podCIDRs") or []
+            if cidrs and self.slot_of(cidrs[0]) is not None:
+                held[self.slot_of(cidrs[0])] += 1
+        stale = []
+        for name, pool in live.items():
+            if name not in self.pool_slot or pool["metadata"].get("deletionTimestamp"):
+                continue
+            status = pool.get("status") or {}
+            for family in ("ipv4", "ipv6"):
+                if SLOTS[self.pool_slot[name]][family]:
+                    counted = (status.get(family) or {}).get("allocated")
+                    if counted is None or int(counted) != held[self.pool_slot[name]]:
+                        stale.append(f"{name} {family} allocated={counted} (nodes holding: {held[self.pool_slot[name]]})")
+        return stale
+
     def settle(self):
         _, fired = self.api.request("GET", "/_local/faults")
         for kind, n in (fired or {}).get("fired", {}).items():
@@ -453,11 +472,12 @@ class Soak:
                 except SystemExit:
                     pass
             holder = self.lease_holder()
-            if not waiting and len(leaders) == 1 and leaders[0] == holder:
-                self.checks["settled: every fitting node served, exactly one leader"] += 1
+            stale = self.stale_status(live, nodes)
+            if not waiting and not stale and len(leaders) == 1 and leaders[0] == holder:
+                self.checks["settled: every fitting node served, status counts every node, exactly one leader"] += 1
                 return time.monotonic() - (deadline - self.args.settle)
             if time.monotonic() > deadline:
-                self.fail(f"not settled {self.args.settle}s after the faults stopped: waiting nodes {waiting}; "
+                self.fail(f"not settled {self.args.settle}s after the faults stopped: waiting nodes {waiting}; status behind {stale}; "
                           f"replicas reporting leader {leaders}; Lease holder {holder!r}", names=tuple(w.split()[0] for w in waiting))
             time.sleep(0.2)
 

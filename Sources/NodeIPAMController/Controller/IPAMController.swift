@@ -62,7 +62,9 @@ actor IPAMController {
     let metrics: any ControllerMetrics
     let logger: Logger
     nonisolated let nodeQueue = WorkQueue()
-    nonisolated let poolQueue = WorkQueue()
+    /// Pools retry failed writes (finalizer, status) every 5 s at most: status converges within
+    /// a bounded time after the API server recovers, however long it failed.
+    nonisolated let poolQueue = WorkQueue(maxDelay: .seconds(5))
     nonisolated let nodeInformer: Informer<Node, NodeView>
     nonisolated let poolInformer: Informer<ClusterCIDR, ClusterCIDR>
     private nonisolated let readiness = ReadinessFlag()
