@@ -1,5 +1,6 @@
 import ClusterCIDRAPI
 import Foundation
+import KubeClient
 import MultiCIDR
 import Testing
 
@@ -14,7 +15,7 @@ private func exampleFiles() throws -> [String] {
 
 private func objects(in file: String) throws -> [ClusterCIDR] {
     let text = try String(contentsOf: examplesDirectory.appendingPathComponent(file), encoding: .utf8)
-    return try MiniYAML.jsonDocuments(text).map(decodeClusterCIDR)
+    return try Manifests.documents(text, source: file).map(decodeClusterCIDR)
 }
 
 @Test(arguments: try exampleFiles())

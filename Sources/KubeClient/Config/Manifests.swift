@@ -3,13 +3,14 @@ import Yams
 
 /// Reads Kubernetes YAML manifests (several documents per file) into JSON, keeping quoted
 /// scalars as strings (untyped YAML loading would turn `"true"` or `0755` into other types).
-enum Manifests {
-    struct Error: Swift.Error, CustomStringConvertible {
-        let description: String
+/// The one reader of manifests: the demo, the tests and anything that applies files use it.
+public enum Manifests {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// Every non-empty document of the YAML text, as JSON data.
-    static func documents(_ yaml: String, source: String) throws -> [Data] {
+    public static func documents(_ yaml: String, source: String) throws -> [Data] {
         var result: [Data] = []
         do {
             for node in try Yams.compose_all(yaml: yaml) {
@@ -25,7 +26,7 @@ enum Manifests {
         return result
     }
 
-    static func documents(file path: String) throws -> [Data] {
+    public static func documents(file path: String) throws -> [Data] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Error(description: "\(path) cannot be read")
         }
