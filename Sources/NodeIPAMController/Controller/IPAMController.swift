@@ -394,7 +394,7 @@ actor IPAMController {
             engine.confirm(node: name)
             if let started = firstSeen.removeValue(forKey: name) {
                 let elapsed = started.duration(to: .now)
-                metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                metrics.observeAllocationLatency(seconds: elapsed.inSeconds)
             }
             reported[name] = nil
             logger.info("set podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(actual.joined(separator: ","))", "clusterCIDR": "\(reservation.pool ?? "")"])
@@ -412,7 +412,7 @@ actor IPAMController {
         if pending.remove(node.name) != nil { metrics.setPendingNodes(pending.count) }
         if case .confirmedPending = report.change, let started = firstSeen.removeValue(forKey: node.name) {
             let elapsed = started.duration(to: .now)
-            metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            metrics.observeAllocationLatency(seconds: elapsed.inSeconds)
         }
         if case .replaced(let previous) = report.change, !previous.isEmpty { wakePendingNodes() }
         if let pool = report.reservation?.pool { schedulePoolStatus(pool) }
