@@ -140,6 +140,16 @@ def test_deploy_kubectl_section_runs_as_written():
         cluster.api.get("/api/v1/namespaces/kube-system/serviceaccounts/node-ipam-controller")
         listed = cluster.must_run("kubectl get clustercidrs").stdout
         assert re.search(r"^clustercidr-test\s", listed, re.M), listed
+        # Troubleshooting's commands work on what §1 made (NAME: a node or a ClusterCIDR).
+        cluster.api.create("/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}})
+        troubleshooting = [c for c in docrun.inline_commands(docrun.section(DEPLOY.read_text(), "Troubleshooting"))
+                           if c.startswith("kubectl ")]
+        assert len(troubleshooting) >= 5
+        for command in troubleshooting:
+            if " lease " in command:
+                not_run(command, "no controller holds a Lease after §1; test_notes.py runs it with one")
+                continue
+            cluster.must_run(command.replace("node NAME", "node node-1").replace("NAME", "clustercidr-test"))
 
 
 def wait_for_podcidrs(cluster, show):
