@@ -12,7 +12,9 @@ from conftest import CHART, CRD, CUSTOM_LEASE_VALUES, CUSTOM_VALUES, RBAC_DIR, R
 
 # The oldest Kubernetes the CRD supports (CEL isCIDR/cidr need 1.31).
 KUBERNETES_VERSION = "1.31.0"
-VALUE_SETS = {"default": {}, "custom": CUSTOM_VALUES, "custom-lease": CUSTOM_LEASE_VALUES}
+VALUE_SETS = {"default": {}, "custom": CUSTOM_VALUES, "custom-lease": CUSTOM_LEASE_VALUES,
+              "metrics-loopback": {"metrics": {"bindAddress": "::1", "service": {"enabled": False}}},
+              "metrics-pod-ip": {"metrics": {"bindAddress": "podIP"}, "hostNetwork": False, "dnsPolicy": "ClusterFirst"}}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
