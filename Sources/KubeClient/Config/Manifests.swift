@@ -13,9 +13,13 @@ public enum Manifests {
     public static func documents(_ yaml: String, source: String) throws -> [Data] {
         var result: [Data] = []
         do {
-            for node in try Yams.compose_all(yaml: yaml) {
+            for (index, node) in try Yams.compose_all(yaml: yaml).enumerated() {
                 let value = try json(node)
                 guard !(value is NSNull) else { continue }
+                // JSONSerialization traps on a top-level scalar; a manifest document is one object.
+                guard value is [String: Any] else {
+                    throw Error(description: "\(source): document \(index + 1) is not a mapping: each document of a manifest is one Kubernetes object")
+                }
                 result.append(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]))
             }
         } catch let error as Error {
