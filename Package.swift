@@ -64,10 +64,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // /healthz, /readyz and /metrics on swift-nio, the metrics registry, the log handler and
+        // output that survives closed pipes: shared by the controller and the node agent.
+        .target(
+            name: "ServiceSupport",
+            dependencies: [
+                "KubeClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "NodeIPAMController",
             dependencies: [
-                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "LocalAPIServer",
+                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "LocalAPIServer", "ServiceSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
