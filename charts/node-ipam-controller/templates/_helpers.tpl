@@ -96,3 +96,27 @@ exec:
     - {{ .root.Values.webserverPort | quote }}
     - {{ .path }}
 {{- end -}}
+
+{{/* The node agent's objects: <full name>-agent. */}}
+{{- define "nic.agentName" -}}
+{{- printf "%s-agent" (include "nic.fullname" . | trunc 57 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "nic.agentSelectorLabels" -}}
+{{ include "nic.selectorLabels" . }}
+app.kubernetes.io/component: node-agent
+{{- end -}}
+
+{{- define "nic.agentServiceAccountName" -}}
+{{- if .Values.cni.serviceAccount.create -}}
+{{- default (include "nic.agentName" .) .Values.cni.serviceAccount.name -}}
+{{- else -}}
+{{- required "cni.serviceAccount.name is required when cni.serviceAccount.create is false" .Values.cni.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "nic.agentImage" -}}
+{{- $repository := default .Values.image.repository .Values.cni.image.repository -}}
+{{- $tag := default (default .Chart.AppVersion .Values.image.tag | toString) (.Values.cni.image.tag | toString) -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
