@@ -6,6 +6,7 @@ Swift binaries are built on demand with `swift build --scratch-path $CHART_CHECK
 find everything built and could no longer see our compiler warnings); `LOCAL_APISERVER_BIN`
 and `NODE_IPAM_CONTROLLER_BIN` point at prebuilt ones instead.
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -135,15 +136,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def local_apiserver():
+@contextlib.contextmanager
+def running_local_apiserver(*extra_args):
     """A LocalAPIServer over HTTPS on 127.0.0.1 with a kind-shaped kubeconfig; yields the kubeconfig path."""
     binary = swift_product("local-apiserver", "LOCAL_APISERVER_BIN")
     workdir = tempfile.mkdtemp(prefix="chart-checks-")
     kubeconfig = pathlib.Path(workdir) / "kubeconfig"
     log = open(pathlib.Path(workdir) / "local-apiserver.log", "w+")
     proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(free_port()), "--tls",
-                             "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT)
+                             "--kubeconfig", str(kubeconfig), *extra_args], stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while not kubeconfig.exists():
@@ -160,6 +161,12 @@ def local_apiserver():
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def local_apiserver():
+    with running_local_apiserver() as kubeconfig:
+        yield kubeconfig
 
 
 # A stand-in for the Prometheus Operator's CRD: only what lets the API server store a ServiceMonitor.

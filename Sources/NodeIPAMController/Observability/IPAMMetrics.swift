@@ -10,6 +10,11 @@ import Prometheus
 /// `clusterCIDRName`) so existing dashboards and alerts keep working; every other metric
 /// uses snake_case labels and, where it is per family, a `family` label (`ipv4`, `ipv6`).
 /// With `CLUSTER_NAME` set, every series carries `cluster="<name>"`.
+///
+/// Why the registry's own API and not swift-metrics' `Counter`/`Gauge`/`Timer` through
+/// `PrometheusMetricsFactory`: swift-metrics has no help text, so those families get no
+/// `# HELP` line and `promtool check metrics` reports each ("no help text"); and
+/// swift-prometheus stops the process when one name is registered both with and without help.
 final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
     /// The five series named after the Go reference (labels kept for compatibility).
     static let referenceNames: Set<String> = [
