@@ -637,7 +637,7 @@ actor IPAMController {
                 cidr: family.prefix.description, perNodeHostBits: Int32(family.family.bitWidth - family.nodePrefixLength),
                 total: String(family.total), allocated: String(family.allocated), free: String(family.free))
             if family.family == .ipv4 { status.ipv4 = familyStatus } else { status.ipv6 = familyStatus }
-            metrics.poolFamily(name: pool.name, cidr: family.prefix.description, maxCIDRs: family.total, occupied: family.occupied, free: family.free)
+            metrics.poolFamily(name: pool.name, statistics: family)
         }
         if definition.ipv4 == nil { status.ipv4 = nil }
         if definition.ipv6 == nil { status.ipv6 = nil }
