@@ -77,7 +77,13 @@ import TestSupport
             try await h.waitForPool("p") { $0?.status?.condition(.exhausted)?.status == "True" }
             #expect(try await h.client.get(.nodes, name: "node0", as: Node.self).podCIDRs.isEmpty)
             #expect(await controller.pendingNodes() == ["node0"])
-            let events = try await h.events(reason: EventReason.cidrNotAvailable)
+            // The pool's status can be written before the node's Event: wait for both Events.
+            var events = try await h.events(reason: EventReason.cidrNotAvailable)
+            let deadline = ContinuousClock.now + .seconds(10)
+            while Set(events.map(\.involvedObject.kind)).count < 2 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                events = try await h.events(reason: EventReason.cidrNotAvailable)
+            }
             let onNode = events.filter { $0.involvedObject.kind == "Node" }
             #expect(onNode.count == 1 && onNode.first?.type == "Warning" && onNode.first?.involvedObject.name == "node0")
             #expect(onNode.first?.message?.contains("ClusterCIDR p has no free IPv4 range left in 127.123.234.0/26") == true)
