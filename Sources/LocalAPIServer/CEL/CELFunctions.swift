@@ -58,8 +58,9 @@ enum CELFunctions {
     /// RE2 semantics on ICU: an unanchored search; `$` (without the m flag) matches only at the very end,
     /// as in RE2 (ICU's `$` also matches before a final newline). Constructs RE2 lacks are refused.
     static func matches(_ text: String, _ pattern: String) throws(CELEvalError) -> Bool {
+        let translated = try icuPattern(pattern)
         let regex: NSRegularExpression
-        do { regex = try NSRegularExpression(pattern: try icuPattern(pattern)) } catch {
+        do { regex = try NSRegularExpression(pattern: translated) } catch {
             throw CELEvalError(message: "invalid regular expression '\(pattern)'")
         }
         return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil

@@ -251,6 +251,8 @@ struct CELParser {
     private let tokens: [CELToken]
     private var position = 0
     private var depth = 0
+    /// Binary operators, selections and indexes parsed so far: long chains build deep trees without nesting the parser.
+    private var operators = 0
     private static let reserved: Set<String> = [
         "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package",
         "namespace", "return", "var", "void", "while",
@@ -295,6 +297,11 @@ struct CELParser {
         CELCompileError(message: "unexpected \(describe(current))", offset: current.offset)
     }
 
+    private mutating func countOperator() throws(CELCompileError) {
+        operators += 1
+        if operators > 1000 { throw CELCompileError(message: "expression has more than 1000 operators, selections and indexes", offset: current.offset) }
+    }
+
     private mutating func nested<T>(_ body: (inout CELParser) throws(CELCompileError) -> T) throws(CELCompileError) -> T {
         depth += 1
         defer { depth -= 1 }
@@ -315,13 +322,19 @@ struct CELParser {
 
     private mutating func conditionalOr() throws(CELCompileError) -> CELExpr {
         var lhs = try conditionalAnd()
-        while accept("||") { lhs = .or(lhs, try conditionalAnd()) }
+        while accept("||") {
+            try countOperator()
+            lhs = .or(lhs, try conditionalAnd())
+        }
         return lhs
     }
 
     private mutating func conditionalAnd() throws(CELCompileError) -> CELExpr {
         var lhs = try relation()
-        while accept("&&") { lhs = .and(lhs, try relation()) }
+        while accept("&&") {
+            try countOperator()
+            lhs = .and(lhs, try relation())
+        }
         return lhs
     }
 
@@ -340,6 +353,7 @@ struct CELParser {
             default: return lhs
             }
             position += 1
+            try countOperator()
             lhs = .binary(op, lhs, try addition())
         }
     }
@@ -347,6 +361,7 @@ struct CELParser {
     private mutating func addition() throws(CELCompileError) -> CELExpr {
         var lhs = try multiplication()
         while true {
+            if isSymbol("+") || isSymbol("-") { try countOperator() }
             if accept("+") { lhs = .binary(.add, lhs, try multiplication()) } else if accept("-") {
                 lhs = .binary(.subtract, lhs, try multiplication())
             } else { return lhs }
@@ -356,6 +371,7 @@ struct CELParser {
     private mutating func multiplication() throws(CELCompileError) -> CELExpr {
         var lhs = try unary()
         while true {
+            if isSymbol("*") || isSymbol("/") || isSymbol("%") { try countOperator() }
             if accept("*") { lhs = .binary(.multiply, lhs, try unary()) } else if accept("/") {
                 lhs = .binary(.divide, lhs, try unary())
             } else if accept("%") { lhs = .binary(.remainder, lhs, try unary()) } else { return lhs }
@@ -380,6 +396,7 @@ struct CELParser {
     private mutating func member(_ base: CELExpr) throws(CELCompileError) -> CELExpr {
         var expr = base
         while true {
+            if isSymbol(".") || isSymbol("[") { try countOperator() }
             if accept(".") {
                 let offset = current.offset
                 guard case .identifier(let name) = current.kind else { throw unexpected() }
