@@ -75,9 +75,15 @@ import TestSupport
             let controller = await h.startController()
             try await h.createNode("node0", labels: Self.node0)
             try await h.waitForPool("p") { $0?.status?.condition(.exhausted)?.status == "True" }
+            // The pool is full before node0 exists, so its status can say Exhausted before node0's sync
+            // has recorded the node's event: wait for that event rather than race it.
+            var events = try await h.events(reason: EventReason.cidrNotAvailable)
+            for _ in 0..<200 where !events.contains(where: { $0.involvedObject.kind == "Node" }) {
+                try await Task.sleep(for: .milliseconds(50))
+                events = try await h.events(reason: EventReason.cidrNotAvailable)
+            }
             #expect(try await h.client.get(.nodes, name: "node0", as: Node.self).podCIDRs.isEmpty)
             #expect(await controller.pendingNodes() == ["node0"])
-            let events = try await h.events(reason: EventReason.cidrNotAvailable)
             let onNode = events.filter { $0.involvedObject.kind == "Node" }
             #expect(onNode.count == 1 && onNode.first?.type == "Warning" && onNode.first?.involvedObject.name == "node0")
             #expect(onNode.first?.message?.contains("ClusterCIDR p has no free IPv4 range left in 127.123.234.0/26") == true)
