@@ -14,7 +14,7 @@ private let repositoryRoot: String = {
 private func pythonCases() throws -> JSON {
     let environment = ProcessInfo.processInfo.environment
     let seed = environment["CEL_DIFFERENTIAL_SEED"] ?? "20261201"
-    let count = environment["CEL_DIFFERENTIAL_COUNT"] ?? "400"
+    let count = environment["CEL_DIFFERENTIAL_COUNT"] ?? "250"
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", repositoryRoot + "/hack/checks/cel_differential.py", "--seed", seed, "--count", count]
