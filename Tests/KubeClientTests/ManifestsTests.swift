@@ -18,4 +18,13 @@ import Testing
             #expect("\(error)".contains("is not a mapping"), "\(error)")
         }
     }
+
+    @Test func everyErrorNamesTheFile() {
+        do {
+            _ = try Manifests.documents("{[1]: 2}\n", source: "m.yaml")
+            Issue.record("a mapping key that is a sequence was accepted")
+        } catch {
+            #expect("\(error)" == "m.yaml: mapping keys must be strings")
+        }
+    }
 }

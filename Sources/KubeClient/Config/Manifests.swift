@@ -18,12 +18,12 @@ public enum Manifests {
                 guard !(value is NSNull) else { continue }
                 // JSONSerialization traps on a top-level scalar; a manifest document is one object.
                 guard value is [String: Any] else {
-                    throw Error(description: "\(source): document \(index + 1) is not a mapping: each document of a manifest is one Kubernetes object")
+                    throw Error(description: "document \(index + 1) is not a mapping: each document of a manifest is one Kubernetes object")
                 }
                 result.append(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]))
             }
         } catch let error as Error {
-            throw error
+            throw Error(description: "\(source): \(error.description)")
         } catch {
             throw Error(description: "\(source): not valid YAML: \(error)")
         }
