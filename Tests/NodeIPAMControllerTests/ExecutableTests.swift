@@ -16,6 +16,12 @@ import TestSupport
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
+    /// The sanitizer settings of hack/sanitizers.sh (report files, suppressions), passed on to
+    /// the child so that its reports are collected like the test process's own.
+    static let sanitizerEnvironment = ProcessInfo.processInfo.environment.filter {
+        $0.key.hasSuffix("SAN_OPTIONS") || $0.key == "SWIFT_BACKTRACE"
+    }
+
     /// A controller process; its exit status arrives through `exited`.
     final class ControllerProcess: @unchecked Sendable {
         let process = Process()
@@ -31,6 +37,7 @@ import TestSupport
                 "--leader-elect-retry-period", "200ms", "--kube-api-qps", "0", "-v", "2",
             ]
             process.environment = ["POD_NAMESPACE": "kube-system", "POD_NAME": identity, "PATH": "/usr/bin:/bin"]
+                .merging(ExecutableTests.sanitizerEnvironment) { $1 }
             process.standardOutput = FileHandle(forWritingAtPath: log)
             process.standardError = FileHandle(forWritingAtPath: log)
             process.terminationHandler = { [exited] in exited.push($0.terminationStatus) }

@@ -20,7 +20,7 @@ import TestSupport
             log = try writeTemporary("", name: "first-run.log")
             process.executableURL = URL(fileURLWithPath: ExecutableTests.binary!)
             process.arguments = arguments
-            process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+            process.environment = ["PATH": "/usr/bin:/bin"].merging(ExecutableTests.sanitizerEnvironment) { $1 }.merging(environment) { $1 }
             if closedPipe {
                 let pipe = Pipe()
                 process.standardOutput = pipe
