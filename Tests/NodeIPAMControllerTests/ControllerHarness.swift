@@ -30,14 +30,16 @@ final class Harness: @unchecked Sendable {
         self.kubeconfigPath = kubeconfigPath
     }
 
-    static func start(faults: Bool = false) async throws -> Harness {
+    /// `validationRules: false` installs the CRD without its CEL rules, as a cluster with an
+    /// older or foreign copy of the CRD has it: spec changes then get through.
+    static func start(faults: Bool = false, validationRules: Bool = true) async throws -> Harness {
         var configuration = LocalAPIServer.Configuration(tls: true)
         configuration.audit = true
         let server = try await LocalAPIServer.start(configuration)
         let path = try writeTemporary(server.kubeconfig(name: "test"), name: "kubeconfig")
         let client = KubernetesClient(configuration: try ClientConfiguration.resolve(kubeconfigPath: path, environment: [:]), qps: 0)
         let harness = Harness(server: server, client: client, kubeconfigPath: path)
-        try await harness.installCRD()
+        try await harness.installCRD(validationRules: validationRules)
         let informer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init) { [nodes = harness.nodes] event in
             switch event {
             case .added(let node), .updated(_, let node), .resync(let node): nodes.push(node)
@@ -49,11 +51,65 @@ final class Harness: @unchecked Sendable {
         return harness
     }
 
-    func installCRD() async throws {
-        for document in try Manifests.documents(file: repositoryRoot + "/config/crd/networking.x-k8s.io_clustercidrs.yaml") {
+    func installCRD(validationRules: Bool = true) async throws {
+        for var document in try Manifests.documents(file: repositoryRoot + "/config/crd/networking.x-k8s.io_clustercidrs.yaml") {
+            if !validationRules { document = try Self.withoutValidationRules(document) }
             let response = try await client.send("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body: document, contentType: "application/json")
             guard response.status == 201 else { throw APIError.from(response, request: "create CRD") }
         }
+    }
+
+    /// The JSON document without any `x-kubernetes-validations`.
+    static func withoutValidationRules(_ document: Data) throws -> Data {
+        func strip(_ value: Any) -> Any {
+            if let object = value as? [String: Any] {
+                return object.filter { $0.key != "x-kubernetes-validations" }.mapValues(strip)
+            }
+            if let array = value as? [Any] { return array.map(strip) }
+            return value
+        }
+        return try JSONSerialization.data(withJSONObject: strip(try JSONSerialization.jsonObject(with: document)), options: [.sortedKeys])
+    }
+
+    /// Runs the real kubectl against this server with its own KUBECACHEDIR: exit status and
+    /// output (stdout, then stderr). Nil when kubectl is not installed.
+    func kubectl(_ arguments: String...) throws -> (status: Int32, output: String)? {
+        let path = "/usr/bin/kubectl"
+        guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--kubeconfig", kubeconfigPath] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["KUBECACHEDIR"] = URL(fileURLWithPath: kubeconfigPath).deletingLastPathComponent().appendingPathComponent("kubectl-cache").path
+        process.environment = environment
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile() + errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: text, as: UTF8.self))
+    }
+
+    /// Waits (through a watch on Events) for an Event with this reason about the named object
+    /// that satisfies `predicate`, and returns it.
+    @discardableResult
+    func waitForEvent(reason: String, about name: String, timeout: Duration = .seconds(20),
+                      _ predicate: @escaping @Sendable (Event) -> Bool = { _ in true }) async throws -> Event {
+        let wanted: @Sendable (Event) -> Bool = { $0.reason == reason && $0.involvedObject.name == name && predicate($0) }
+        let seen = Collector<Event>()
+        let informer = Informer<Event, Event>(client: client, resource: .coreEvents, options: .init(namespace: "default"), transform: { $0 }) { event in
+            switch event {
+            case .added(let object), .updated(_, let object), .resync(let object): seen.push(object)
+            case .deleted: break
+            }
+        }
+        let task = Task { await informer.run() }
+        defer { task.cancel() }
+        await informer.waitForSync()
+        if let found = informer.list().first(where: wanted) { return found }
+        return try await seen.next(timeout: timeout, where: wanted)
     }
 
     func startController(_ configuration: ControllerConfiguration = ControllerConfiguration(statusDelay: .milliseconds(20)),
@@ -138,8 +194,8 @@ final class Harness: @unchecked Sendable {
 }
 
 /// Runs `body` with a started harness and always stops it.
-func withHarness<R>(_ body: (Harness) async throws -> R) async throws -> R {
-    let harness = try await Harness.start()
+func withHarness<R>(validationRules: Bool = true, _ body: (Harness) async throws -> R) async throws -> R {
+    let harness = try await Harness.start(validationRules: validationRules)
     do {
         let result = try await body(harness)
         await harness.stop()
