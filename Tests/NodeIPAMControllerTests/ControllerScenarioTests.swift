@@ -75,6 +75,9 @@ import TestSupport
             let controller = await h.startController()
             try await h.createNode("node0", labels: Self.node0)
             try await h.waitForPool("p") { $0?.status?.condition(.exhausted)?.status == "True" }
+            // The pool was full before node0 came: wait for what node0's sync writes.
+            try await h.waitForEvent(reason: EventReason.cidrNotAvailable, about: "node0")
+            try await h.waitForEvent(reason: EventReason.cidrNotAvailable, about: "p")
             #expect(try await h.client.get(.nodes, name: "node0", as: Node.self).podCIDRs.isEmpty)
             #expect(await controller.pendingNodes() == ["node0"])
             let events = try await h.events(reason: EventReason.cidrNotAvailable)

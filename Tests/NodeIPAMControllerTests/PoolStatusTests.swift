@@ -51,6 +51,18 @@ import TestSupport
         }
     }
 
+    @Test func aPoolProtectedByAnEarlierVersionGetsItsSpecRecordedAsAccepted() async throws {
+        try await withHarness { h in
+            var pool = ClusterCIDR(name: "old", spec: ClusterCIDRSpec(perNodeHostBits: 8, ipv4: "10.0.0.0/16"))
+            pool.metadata.finalizers = [ClusterCIDR.finalizer]
+            let created: ClusterCIDR = try await h.client.create(.clusterCIDRs, pool)
+            #expect(created.acceptedSpec == nil)
+            _ = await h.startController()
+            try await h.waitForPool("old") { $0?.acceptedSpec?.spec.ipv4 == "10.0.0.0/16" && $0?.status?.state == "Ready" }
+            #expect(try await h.pool("old").metadata.finalizers == [ClusterCIDR.finalizer])
+        }
+    }
+
     @Test func kubectlGetShowsStateAndBothFamiliesAndWideShowsWhoHoldsATerminatingPool() async throws {
         try await withHarness(validationRules: false) { h in
             guard try h.kubectl("version", "--client") != nil else {
