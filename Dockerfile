@@ -20,17 +20,21 @@ COPY Tests ./Tests
 ARG GIT_COMMIT=unknown
 RUN printf '// Stamped by the image build.\nlet buildCommit = "%s"\n' "$GIT_COMMIT" \
        > Sources/NodeIPAMController/Generated/BuildCommit.swift
-RUN swift build -c release --product node-ipam-controller --static-swift-stdlib \
-    && install -D -m 0755 "$(swift build -c release --show-bin-path)/node-ipam-controller" \
-       /out/node-ipam-controller \
-    && strip /out/node-ipam-controller
+# The controller, and for the node agent DaemonSet (chart value cni.enabled) node-ipam-agent and
+# the node-ipam CNI plugin it copies into the host's /opt/cni/bin (its Swift runtime is linked
+# in by Package.swift, so it runs on any node).
+RUN for product in node-ipam-controller node-ipam-agent node-ipam; do \
+      swift build -c release --product "$product" --static-swift-stdlib \
+      && install -D -m 0755 "$(swift build -c release --show-bin-path)/$product" "/out/$product" \
+      && strip "/out/$product" || exit 1; \
+    done
 
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/node-ipam-controller /usr/local/bin/node-ipam-controller
+COPY --from=build /out/node-ipam-controller /out/node-ipam-agent /out/node-ipam /usr/local/bin/
 # Same non-root identity as the reference image (distroless "nonroot").
 USER 65532:65532
 EXPOSE 8081

@@ -21,6 +21,9 @@ let package = Package(
         .library(name: "LocalAPIServer", targets: ["LocalAPIServer"]),
         // The CNI IPAM plugin (ipam.type "node-ipam"), see ../shared/spec/CNI.md.
         .executable(name: "node-ipam", targets: ["NodeIPAM"]),
+        // The node agent (DaemonSet): watches its own Node and writes the CNI config. A separate
+        // executable so the plugin stays free of Foundation, libcurl and Yams (docs/node-ipam-agent.md).
+        .executable(name: "node-ipam-agent", targets: ["NodeIPAMAgentTool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure allocation engine: standard library only.
@@ -64,16 +68,31 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // /healthz, /readyz and /metrics on swift-nio, the metrics registry, the log handler and
+        // output that survives closed pipes: shared by the controller and the node agent.
+        .target(
+            name: "ServiceSupport",
+            dependencies: [
+                "KubeClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "NodeIPAMController",
             dependencies: [
-                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "LocalAPIServer",
+                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "LocalAPIServer", "ServiceSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -86,6 +105,20 @@ let package = Package(
         // The Swift runtime linked in: loading and relocating its shared libraries was most of a call.
         .executableTarget(name: "NodeIPAM", dependencies: ["NodeIPAMPlugin"], swiftSettings: strict,
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        // The node agent: discovery of the node's podCIDRs, the files it writes (pure), the watch of
+        // its own Node and the atomic writes (NodeIPAMAgent); the executable (NodeIPAMAgentTool).
+        .target(
+            name: "NodeIPAMAgent",
+            dependencies: [
+                "KubeClient", "CNIIPAM", "MultiCIDR", "ServiceSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "NodeIPAMAgentTool", dependencies: ["NodeIPAMAgent"], swiftSettings: strict),
+        .testTarget(name: "NodeIPAMAgentTests", dependencies: ["NodeIPAMAgent", "CNIIPAM", "MultiCIDR", "KubeClient", "LocalAPIServer", "TestSupport"],
+                    swiftSettings: strict),
         .testTarget(name: "CNIIPAMTests", dependencies: ["CNIIPAM", "MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "NodeIPAMPluginTests", dependencies: ["NodeIPAMPlugin", "CNIIPAM", "MultiCIDR"], swiftSettings: strict),
         .testTarget(name: "MultiCIDRTests", dependencies: ["MultiCIDR"], swiftSettings: strict),

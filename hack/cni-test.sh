@@ -7,19 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-for pkg in containernetworking-plugins iproute2 iputils-ping; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
-done
-if [ "${#need_apt[@]}" -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "==> installing Debian packages: ${need_apt[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  else
-    echo "NOTE: not root: cannot install ${need_apt[*]}; the tests that need them will skip"
-  fi
-fi
+. hack/lib/prerequisites.sh
+install_cni_test_packages
 python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check "pytest>=8"
 
 if [ -z "${NODE_IPAM_BIN:-}" ]; then

@@ -3,8 +3,11 @@
 # kind-shaped kubeconfig) with the CRD, examples/ and labelled sample nodes, then prints
 # which node got which ranges from which ClusterCIDR. Installs its own prerequisites.
 # Extra arguments go to `node-ipam-controller demo` (--nodes N, --keep-running, -v N).
+# `--pods` runs the whole path instead: pool → node range → node agent → pod address → ping
+# (hack/demo-pods.sh; network namespaces as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--pods" ]; then shift; exec bash hack/demo-pods.sh "$@"; fi
 
 . hack/lib/prerequisites.sh
 install_build_prerequisites

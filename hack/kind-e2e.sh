@@ -8,8 +8,8 @@
 #   4. apply the example ClusterCIDR(s),
 #   5. wait until every node has podCIDRs and print them.
 # Environment: CLUSTER (default node-ipam), EXAMPLES (files to apply, default the
-# dual-stack example: the single-family examples reuse its name and ClusterCIDRs are
-# immutable, so the whole folder cannot be applied at once), TIMEOUT seconds (300),
+# dual-stack example, whose catch-all pool serves every node; `EXAMPLES=examples/` applies
+# every example pool, each under its own name), TIMEOUT seconds (300),
 # DELETE=1 to delete the cluster at the end (kept by default, to look around).
 set -euo pipefail
 cd "$(dirname "$0")/.."

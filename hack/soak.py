@@ -432,6 +432,25 @@ class Soak:
                     break
         return out
 
+    def stale_status(self, live, nodes):
+        """Pools whose status does not count the nodes that hold their ranges."""
+        held = collections.Counter()
+        for node in nodes:
+            cidrs = (node.get("spec") or {}).get("podCIDRs") or []
+            if cidrs and self.slot_of(cidrs[0]) is not None:
+                held[self.slot_of(cidrs[0])] += 1
+        stale = []
+        for name, pool in live.items():
+            if name not in self.pool_slot or pool["metadata"].get("deletionTimestamp"):
+                continue
+            status = pool.get("status") or {}
+            for family in ("ipv4", "ipv6"):
+                if SLOTS[self.pool_slot[name]][family]:
+                    counted = (status.get(family) or {}).get("allocated")
+                    if counted is None or int(counted) != held[self.pool_slot[name]]:
+                        stale.append(f"{name} {family} allocated={counted} (nodes holding: {held[self.pool_slot[name]]})")
+        return stale
+
     def settle(self):
         _, fired = self.api.request("GET", "/_local/faults")
         for kind, n in (fired or {}).get("fired", {}).items():
@@ -453,11 +472,12 @@ class Soak:
                 except SystemExit:
                     pass
             holder = self.lease_holder()
-            if not waiting and len(leaders) == 1 and leaders[0] == holder:
-                self.checks["settled: every fitting node served, exactly one leader"] += 1
+            stale = self.stale_status(live, nodes)
+            if not waiting and not stale and len(leaders) == 1 and leaders[0] == holder:
+                self.checks["settled: every fitting node served, status counts every node, exactly one leader"] += 1
                 return time.monotonic() - (deadline - self.args.settle)
             if time.monotonic() > deadline:
-                self.fail(f"not settled {self.args.settle}s after the faults stopped: waiting nodes {waiting}; "
+                self.fail(f"not settled {self.args.settle}s after the faults stopped: waiting nodes {waiting}; status behind {stale}; "
                           f"replicas reporting leader {leaders}; Lease holder {holder!r}", names=tuple(w.split()[0] for w in waiting))
             time.sleep(0.2)
 
@@ -484,6 +504,51 @@ class Soak:
         return settled
 
 
+def measure_takeovers(args, trials):
+    """kill -9 of the leader, kept down: seconds until another replica holds the Lease, and
+    until a node created right after the kill has podCIDRs (no other faults)."""
+    lease_times, node_times = [], []
+    with tempfile.TemporaryDirectory(prefix="soak-takeover-") as workdir:
+        soak = Soak(args, 0, workdir)
+        soak.start()
+        try:
+            soak.slot_pool, soak.pool_seq = {}, 0
+            soak.op_create_pool()
+            for trial in range(trials):
+                deadline = time.monotonic() + 30
+                while not (holder := soak.lease_holder()) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                # Every replica must have seen the current holder renew, as in a steady cluster.
+                time.sleep(1.0)
+                leader = next(i for i, c in enumerate(soak.controllers) if c.identity == holder)
+                os.kill(soak.controllers[leader].pid, signal.SIGKILL)
+                soak.controllers[leader].proc.wait()
+                killed = time.monotonic()
+                name = f"t{trial}"
+                zone = SLOTS[next(iter(soak.slot_pool))]["zone"] or "z0"
+                soak.api.must("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"zone": zone}}})
+                took = served = None
+                while (took is None or served is None) and time.monotonic() - killed < 30:
+                    now = time.monotonic()
+                    if took is None and soak.lease_holder() not in ("", holder):
+                        took = now - killed
+                    _, node = soak.api.request("GET", f"/api/v1/nodes/{name}")
+                    if served is None and (node.get("spec") or {}).get("podCIDRs"):
+                        served = now - killed
+                    time.sleep(0.02)
+                if took is None or served is None:
+                    raise SystemExit(f"takeover trial {trial}: no takeover within 30 s (Lease {took}, node {served})")
+                lease_times.append(took)
+                node_times.append(served)
+                soak.api.must("DELETE", f"/api/v1/nodes/{name}", ok=(200, 202))
+                benchlib.stop_process(soak.controllers[leader].proc)
+                soak.controllers[leader].log.close()
+                soak.launch(leader)
+        finally:
+            soak.stop()
+    return lease_times, node_times
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="folder with node-ipam-controller and local-apiserver")
@@ -493,6 +558,7 @@ def main():
     parser.add_argument("--settle", type=float, default=10, help="seconds allowed to converge after the faults stop")
     parser.add_argument("--minutes", type=float, default=0, help="stop starting new seeds after this long (0: no limit)")
     parser.add_argument("--history", type=int, default=300, help="server watch history (small: 410 Expired happens)")
+    parser.add_argument("--takeover-trials", type=int, default=5, help="kill -9 the leader this many times, without other faults, and time the takeover")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     totals, checks, takeovers, retakes, settles = collections.Counter(), collections.Counter(), [], [], []
@@ -522,6 +588,11 @@ def main():
             retakes += soak.retakes
             if failed and not args.verbose:
                 break
+    if args.takeover_trials and not failed:
+        lease_times, node_times = measure_takeovers(args, args.takeover_trials)
+        for label, values in (("another replica holds the Lease", lease_times), ("a node created at the kill has podCIDRs", node_times)):
+            print(f"takeover after kill -9 of the leader ({len(values)} trials, Lease 4 s, retry 0.5 s): {label} after "
+                  f"min {min(values):.2f}s, median {statistics.median(values):.2f}s, max {max(values):.2f}s")
     elapsed = time.monotonic() - started
     print(f"\nsoak: {passed + failed} seeds ({args.seed_start}..{args.seed_start + passed + failed - 1}) in {elapsed:.0f}s")
     print("operations and faults injected:")

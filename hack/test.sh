@@ -32,6 +32,9 @@ NODE_IPAM_CONTROLLER_BIN="$bin/node-ipam-controller" LOCAL_APISERVER_BIN="$bin/l
 echo "==> node-ipam CNI plugin with the real bridge/host-local plugins (pytest; network namespaces as root)"
 NODE_IPAM_BIN="$bin/node-ipam" bash hack/cni-test.sh -q
 
+echo "==> the whole path end to end: ClusterCIDR → node range → node-ipam-agent → pod address → ping (root: network namespaces)"
+NODE_IPAM_BIN_DIR="$bin" bash hack/demo-pods.sh
+
 # The benchmarks are run by hand (hack/bench.sh: release build, timings on a quiet machine);
 # here they are only compiled, so an API change cannot leave them broken.
 echo "==> compiling Benchmarks/ (debug, not run)"

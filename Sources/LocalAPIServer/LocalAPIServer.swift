@@ -8,7 +8,7 @@ import NIOSSL
 /// Real HTTP/1.1 (keep-alive, chunked watch streams) or HTTPS with a generated CA and client
 /// certificate, so kubectl, helm and our own client talk to it exactly as to kube-apiserver.
 /// See the README for what is approximated (server-side apply field ownership, strategic merge
-/// subset, CEL rules not evaluated, no admission webhooks, no RBAC).
+/// subset, a CEL subset for CRD validation rules, no admission webhooks, no RBAC).
 public final class LocalAPIServer: Sendable {
     /// How to run the server.
     public struct Configuration: Sendable {
@@ -28,6 +28,9 @@ public final class LocalAPIServer: Sendable {
         public var threads: Int = 2
         /// Keep an audit log of applied writes (`GET /_local/audit?since=RV`).
         public var audit: Bool = false
+        /// Evaluate CRDs' CEL validation rules (`x-kubernetes-validations`) as kube-apiserver does; off, the
+        /// server stores what only those rules would refuse, like a cluster whose CRD lacks them.
+        public var validationRules: Bool = true
         var advertisedAddress: String = ""
 
         public init(host: String = "127.0.0.1", port: Int = 0, tls: Bool = false, bearerTokens: Set<String> = [],
@@ -73,7 +76,7 @@ public final class LocalAPIServer: Sendable {
     /// Starts a server; stop it with ``stop()``.
     public static func start(_ configuration: Configuration = Configuration()) async throws -> LocalAPIServer {
         var config = configuration
-        let store = Store(historyLimit: config.historyLimit)
+        let store = Store(historyLimit: config.historyLimit, validationRules: config.validationRules)
         let faults = FaultInjector()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, config.threads))
         var certs: GeneratedCertificates?

@@ -6,10 +6,17 @@ import Foundation
 /// `x-kubernetes-preserve-unknown-fields`; unknown fields are pruned, or rejected with 400 under
 /// `fieldValidation=Strict`.
 ///
-/// CEL rules (`x-kubernetes-validations`) are **not** evaluated here; neither are formats,
-/// `oneOf`/`anyOf`/`allOf`/`not`, or list-type uniqueness.
+/// Formats, `oneOf`/`anyOf`/`allOf`/`not` and list-type uniqueness are not checked. CEL rules
+/// (`x-kubernetes-validations`) are evaluated by `rules` (see ``ValidationRules``) on the pruned object,
+/// unless a schema error blocks them, as kube-apiserver does.
 enum SchemaValidation {
-    static func admit(_ r: ResourceInfo, schema: JSON, object: inout JSON, strict: Bool) throws(StatusError) {
+    /// Schema errors after which kube-apiserver does not evaluate CEL rules.
+    static let blockingCauses: Set<String> = [
+        "FieldValueNotSupported", "FieldValueRequired", "FieldValueTooLong", "FieldValueTooMany", "FieldValueTypeInvalid",
+    ]
+
+    static func admit(_ r: ResourceInfo, schema: JSON, object: inout JSON, strict: Bool,
+                      rules: ((JSON) -> [StatusError.Cause])? = nil) throws(StatusError) {
         var causes: [StatusError.Cause] = []
         var unknown: [String] = []
         let props = schema["properties"]?.objectValue ?? [:]
@@ -30,6 +37,14 @@ enum SchemaValidation {
         if strict, !unknown.isEmpty {
             let list = unknown.sorted().map { "unknown field \"\($0)\"" }.joined(separator: ", ")
             throw StatusError.badRequest("\(r.kind) in version \"\(r.version)\" cannot be handled as a \(r.kind): strict decoding error: \(list)")
+        }
+        if let rules {
+            if causes.contains(where: { blockingCauses.contains($0.type) }) {
+                causes.append(.init(type: "FieldValueInvalid", field: "<nil>",
+                                    message: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+            } else {
+                causes += rules(.object(root))
+            }
         }
         if !causes.isEmpty { throw StatusError.invalid(kind: r.kind, group: r.group, name: name, causes: causes) }
         object = .object(root)

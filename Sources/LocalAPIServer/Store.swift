@@ -20,8 +20,12 @@ final class Store: @unchecked Sendable {
     private var resources: [String: [String: ResourceInfo]] = [:]  // groupVersion -> plural -> info
     private var crdResources: [String: [ResourceInfo]] = [:]  // CRD name -> its served versions
 
-    init(historyLimit: Int) {
+    /// The CRDs' CEL rules, or nil when the server does not evaluate them.
+    private var validationRules: ValidationRules?
+
+    init(historyLimit: Int, validationRules: Bool = true) {
         self.historyLimit = max(1, historyLimit)
+        self.validationRules = validationRules ? ValidationRules() : nil
         for r in ResourceInfo.builtins { resources[r.groupVersion, default: [:]][r.plural] = r }
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             _ = try? create(resources["v1"]!["namespaces"]!, namespace: "", body: ["metadata": ["name": .string(ns)]])
@@ -424,8 +428,20 @@ final class Store: @unchecked Sendable {
 
     private func admit(_ r: ResourceInfo, old: JSON?, new: inout JSON, strict: Bool) throws(StatusError) {
         if r.group.isEmpty, r.plural == "nodes" { try NodeValidation.admit(old: old, new: &new) }
-        if r.isCustom, let schema = r.schema { try SchemaValidation.admit(r, schema: schema, object: &new, strict: strict) }
-        if r.plural == "customresourcedefinitions" { try CRDSupport.admit(old: old, new: &new) }
+        if r.isCustom, let schema = r.schema {
+            var rules: ((JSON) -> [StatusError.Cause])?
+            if validationRules != nil, ValidationRules.hasRules(schema) {
+                rules = { pruned in self.validationRules?.validate(schema: schema, object: pruned, old: old) ?? [] }
+            }
+            try SchemaValidation.admit(r, schema: schema, object: &new, strict: strict, rules: rules)
+        }
+        if r.plural == "customresourcedefinitions" {
+            try CRDSupport.admit(old: old, new: &new)
+            if let causes = validationRules?.compileErrors(crd: new), !causes.isEmpty {
+                throw StatusError.invalid(kind: "CustomResourceDefinition", group: "apiextensions.k8s.io",
+                                          name: new["metadata"]?["name"]?.stringValue ?? "", causes: causes)
+            }
+        }
     }
 
     private func afterWrite(_ r: ResourceInfo, old: JSON?, new: JSON) {

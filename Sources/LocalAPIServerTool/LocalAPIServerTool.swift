@@ -26,11 +26,14 @@ struct LocalAPIServerTool: AsyncParsableCommand {
     @Option(help: "Events kept for watch resumption.") var history = 10000
     @Option(help: "Fault rule at start, e.g. verb=patch,resource=nodes,count=3,code=500 (repeatable).") var fault: [String] = []
     @Flag(help: "Keep an audit log of applied writes (GET /_local/audit).") var audit = false
+    @Flag(help: "Do not evaluate CRDs' CEL validation rules (x-kubernetes-validations), like a cluster whose CRD lacks them.")
+    var noValidationRules = false
 
     func run() async throws {
         var configuration = LocalAPIServer.Configuration(host: host, port: port, tls: tls, bearerTokens: Set(token),
                                                          bookmarkIntervalMilliseconds: bookmarkInterval, historyLimit: history)
         configuration.audit = audit
+        configuration.validationRules = !noValidationRules
         let server = try await LocalAPIServer.start(configuration)
         for f in fault {
             var fields: [String: JSON] = [:]

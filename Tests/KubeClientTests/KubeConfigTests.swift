@@ -175,6 +175,17 @@ import Testing
         }
     }
 
+    @Test func unreadableKubeconfigsSayWhy() throws {
+        let binary = directory + "/binary"
+        #expect(FileManager.default.createFile(atPath: binary, contents: Data([0x61, 0x3A, 0x20, 0xFF, 0xFE, 0x0A])))
+        #expect(throws: ConfigurationError("kubeconfig \(binary) is not UTF-8 text (a kubeconfig is YAML, which must be UTF-8)")) {
+            try ClientConfiguration.resolve(kubeconfigPath: binary, environment: [:])
+        }
+        #expect(throws: ConfigurationError("kubeconfig \(directory) cannot be read: Is a directory")) {
+            try ClientConfiguration.resolve(kubeconfigPath: directory, environment: [:])
+        }
+    }
+
     @Test func missingExplicitFileAndNothingAtAll() {
         #expect(throws: ConfigurationError("kubeconfig /nonexistent/config does not exist")) {
             try ClientConfiguration.resolve(kubeconfigPath: "/nonexistent/config", environment: [:])

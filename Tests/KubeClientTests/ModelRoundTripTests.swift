@@ -99,3 +99,10 @@ private func jsonObject(_ data: Data) throws -> [String: Any] {
     #expect(parsed == Date(timeIntervalSince1970: 1_796_147_338.5))
     #expect(KubeTime.parse("2026-12-01T17:48:58Z") == Date(timeIntervalSince1970: 1_796_147_338))
 }
+
+@Test func anErrorAnswerWithoutReasonOrMessageSaysSo() {
+    let bare = APIError.from(HTTPResponse(status: 500, headers: [:], body: Data(#"{"kind":"Status","code":500}"#.utf8)), request: "GET /api/v1/nodes")
+    #expect(bare.description == "GET /api/v1/nodes: 500 (the answer gives no reason or message)")
+    let expired = APIError(statusCode: 410, status: APIStatus(message: "too old resource version: 1 (2)", reason: "Expired", code: 410), request: "WATCH /api/v1/nodes")
+    #expect(expired.description == "WATCH /api/v1/nodes: 410 Expired: too old resource version: 1 (2)")
+}

@@ -187,6 +187,101 @@ func withKubectl(_ config: LocalAPIServer.Configuration = .init(), _ body: (Loca
         }
     }
 
+    /// Issue 10 item 5: the ClusterCIDR CRD's CEL rules hold against kubectl's create, replace, patch and apply.
+    @Test func clusterCIDRValidationRulesRefuseWhatKubeApiserverRefuses() async throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        try await withKubectl { s, k in
+            var r = try k.run("apply", "-f", root.appendingPathComponent("config/crd/networking.x-k8s.io_clustercidrs.yaml").path)
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("wait", "--for=condition=Established", "crd/clustercidrs.networking.x-k8s.io", "--timeout=20s")
+            #expect(r.0 == 0, "\(r.1)")
+            let pool = try k.file("pool.yaml", """
+                apiVersion: networking.x-k8s.io/v1
+                kind: ClusterCIDR
+                metadata: {name: dual-ccc}
+                spec:
+                  perNodeHostBits: 8
+                  ipv4: 10.2.0.0/16
+                  ipv6: "fd00:2::/112"
+                  nodeSelector:
+                    nodeSelectorTerms:
+                    - matchExpressions:
+                      - {key: zone, operator: In, values: [a]}
+
+                """)
+            r = try k.run("apply", "-f", pool)
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("get", "cc", "-o", "name")
+            #expect(r.1.contains("clustercidr.networking.x-k8s.io/dual-ccc"), "\(r.1)")
+
+            // Immutable fields: patch (merge and JSON), replace and apply are all refused with the rule's message.
+            r = try k.run("patch", "cc", "dual-ccc", "--type", "merge", "-p", #"{"spec":{"ipv4":"10.99.0.0/16"}}"#)
+            #expect(r.0 != 0)
+            #expect(r.1.contains(#"The ClusterCIDR "dual-ccc" is invalid: spec.ipv4: Invalid value: "string": IPv4 cannot be changed."#), "\(r.1)")
+            r = try k.run("patch", "cc", "dual-ccc", "--type", "json", "-p", #"[{"op":"replace","path":"/spec/perNodeHostBits","value":6}]"#)
+            #expect(r.0 != 0)
+            #expect(r.1.contains(#"spec.perNodeHostBits: Invalid value: "integer": PerNodeHostBits cannot be changed."#), "\(r.1)")
+            r = try k.run("patch", "cc", "dual-ccc", "--type", "merge", "-p", #"{"spec":{"nodeSelector":{"nodeSelectorTerms":[]}}}"#)
+            #expect(r.0 != 0)
+            #expect(r.1.contains(#"The ClusterCIDR "dual-ccc" is invalid: spec.nodeSelector: Invalid value: "object": NodeSelector cannot be changed."#), "\(r.1)")
+            r = try k.run("patch", "cc", "dual-ccc", "--type", "json", "-p", #"[{"op":"remove","path":"/spec/ipv6"}]"#)
+            #expect(r.0 != 0)
+            #expect(r.1.contains(#"spec: Invalid value: "object": ipv4, ipv6 and nodeSelector cannot be added or removed."#), "\(r.1)")
+            let current = try k.run("get", "cc", "dual-ccc", "-o", "json").1
+            let edited = try k.file("edited.json", current.replacingOccurrences(of: "\"perNodeHostBits\": 8", with: "\"perNodeHostBits\": 9"))
+            #expect(edited != current)
+            r = try k.run("replace", "-f", edited)
+            #expect(r.0 != 0)
+            #expect(r.1.contains("PerNodeHostBits cannot be changed."), "\(r.1)")
+            let applied = try k.file("applied.yaml", """
+                apiVersion: networking.x-k8s.io/v1
+                kind: ClusterCIDR
+                metadata: {name: dual-ccc}
+                spec: {perNodeHostBits: 8, ipv4: 10.3.0.0/16, ipv6: "fd00:3::/112"}
+
+                """)
+            r = try k.run("apply", "-f", applied)
+            #expect(r.0 != 0)
+            #expect(r.1.contains("IPv4 cannot be changed."), "\(r.1)")
+            #expect(r.1.contains("IPv6 cannot be changed."), "\(r.1)")
+
+            // Labels and status are not spec: allowed.
+            r = try k.run("label", "cc", "dual-ccc", "team=net")
+            #expect(r.0 == 0, "\(r.1)")
+            r = try k.run("patch", "cc", "dual-ccc", "--subresource=status", "--type", "merge", "-p", #"{"status":{"usage":"0/256"}}"#)
+            #expect(r.0 == 0, "\(r.1)")
+
+            // Create: every failing rule is reported.
+            let bad = try k.file("bad.yaml", """
+                apiVersion: networking.x-k8s.io/v1
+                kind: ClusterCIDR
+                metadata: {name: bad}
+                spec:
+                  perNodeHostBits: 40
+                  ipv4: 010.0.0.0/16
+                  ipv6: "fd00::/120"
+                  nodeSelector:
+                    nodeSelectorTerms:
+                    - matchExpressions:
+                      - {key: zone, operator: Gt, values: ["a"]}
+
+                """)
+            r = try k.run("create", "-f", bad)
+            #expect(r.0 != 0)
+            for message in [
+                #"spec.ipv4: Invalid value: "string": IPv4 must be a valid IPv4 CIDR."#,
+                #"spec: Invalid value: "object": PerNodeHostBits (or PerNodeHostBitsIPv6 when set) must be less than or equal to 128 minus the IPv6 prefix length."#,
+                #"spec.nodeSelector.nodeSelectorTerms[0].matchExpressions[0]: Invalid value: "object": values must be a single integer when operator is Gt or Lt."#,
+            ] {
+                #expect(r.1.contains(message), "\(message)\n\(r.1)")
+            }
+            #expect(try s.request("GET", "/apis/networking.x-k8s.io/v1/clustercidrs/bad").status == 404)
+            r = try k.run("get", "cc", "dual-ccc", "-o", "jsonpath={.spec.ipv4} {.spec.perNodeHostBits}")
+            #expect(r.1 == "10.2.0.0/16 8", "\(r.1)")
+        }
+    }
+
     @Test func httpsWithClientCertificateAndRefusalWithout() async throws {
         try await withKubectl(.init(tls: true)) { s, k in
             let config = s.kubeconfig(name: "kind")

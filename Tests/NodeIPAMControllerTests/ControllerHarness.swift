@@ -30,16 +30,17 @@ final class Harness: @unchecked Sendable {
         self.kubeconfigPath = kubeconfigPath
     }
 
-    /// `validationRules: false` installs the CRD without its CEL rules, as a cluster with an
-    /// older or foreign copy of the CRD has it: spec changes then get through.
+    /// `validationRules: false` serves the CRD without evaluating its CEL rules, like a cluster whose
+    /// CRD lacks them (an older or foreign CRD), so objects the rules would refuse get stored.
     static func start(faults: Bool = false, validationRules: Bool = true) async throws -> Harness {
         var configuration = LocalAPIServer.Configuration(tls: true)
         configuration.audit = true
+        configuration.validationRules = validationRules
         let server = try await LocalAPIServer.start(configuration)
         let path = try writeTemporary(server.kubeconfig(name: "test"), name: "kubeconfig")
         let client = KubernetesClient(configuration: try ClientConfiguration.resolve(kubeconfigPath: path, environment: [:]), qps: 0)
         let harness = Harness(server: server, client: client, kubeconfigPath: path)
-        try await harness.installCRD(validationRules: validationRules)
+        try await harness.installCRD()
         let informer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init) { [nodes = harness.nodes] event in
             switch event {
             case .added(let node), .updated(_, let node), .resync(let node): nodes.push(node)
@@ -51,24 +52,11 @@ final class Harness: @unchecked Sendable {
         return harness
     }
 
-    func installCRD(validationRules: Bool = true) async throws {
-        for var document in try Manifests.documents(file: repositoryRoot + "/config/crd/networking.x-k8s.io_clustercidrs.yaml") {
-            if !validationRules { document = try Self.withoutValidationRules(document) }
+    func installCRD() async throws {
+        for document in try Manifests.documents(file: repositoryRoot + "/config/crd/networking.x-k8s.io_clustercidrs.yaml") {
             let response = try await client.send("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body: document, contentType: "application/json")
             guard response.status == 201 else { throw APIError.from(response, request: "create CRD") }
         }
-    }
-
-    /// The JSON document without any `x-kubernetes-validations`.
-    static func withoutValidationRules(_ document: Data) throws -> Data {
-        func strip(_ value: Any) -> Any {
-            if let object = value as? [String: Any] {
-                return object.filter { $0.key != "x-kubernetes-validations" }.mapValues(strip)
-            }
-            if let array = value as? [Any] { return array.map(strip) }
-            return value
-        }
-        return try JSONSerialization.data(withJSONObject: strip(try JSONSerialization.jsonObject(with: document)), options: [.sortedKeys])
     }
 
     /// Runs the real kubectl against this server with its own KUBECACHEDIR: exit status and

@@ -292,6 +292,8 @@ import TestSupport
                 try await h.waitForPool("other\(round)") { $0?.status?.condition(.ready)?.status == "True" }
             }
             try await h.waitForPool("full") { $0?.status?.condition(.exhausted)?.status == "True" }
+            // Events are written after the decisions that call for them: wait for all ten.
+            try await until("nine node Events and one pool Event") { try await h.events(reason: EventReason.cidrNotAvailable).count >= 10 }
             let events = try await h.events(reason: EventReason.cidrNotAvailable)
             let onNodes = events.filter { $0.involvedObject.kind == "Node" }
             #expect(onNodes.count == 9, "one Event per waiting node")

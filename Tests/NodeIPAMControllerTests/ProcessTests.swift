@@ -26,8 +26,9 @@ import TestSupport
     @Test func twoReplicasOneWritesAndTheOtherTakesOver() async throws {
         try await withHarness { h in
             try await h.createPool("p", ipv4: "10.0.0.0/16", hostBits: 8)
-            var logger = Logger(label: "test")
-            logger.logLevel = .critical
+            // A constant: with --sanitize=thread the compiler keeps a captured `var` in a shared
+            // box and then refuses to send it to two tasks (a region-isolation error).
+            let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
             let started = Collector<String>()
             let stopA = ShutdownTrigger(), stopB = ShutdownTrigger()
             let a = Task { try await RunCommand.run(settings(h, identity: "a"), environment: [:], logger: logger, shutdown: stopA) { controller, _ in

@@ -6,6 +6,7 @@ Swift binaries are built on demand with `swift build --scratch-path $CHART_CHECK
 find everything built and could no longer see our compiler warnings); `LOCAL_APISERVER_BIN`
 and `NODE_IPAM_CONTROLLER_BIN` point at prebuilt ones instead.
 """
+import contextlib
 import json
 import os
 import pathlib
@@ -135,31 +136,51 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def local_apiserver():
-    """A LocalAPIServer over HTTPS on 127.0.0.1 with a kind-shaped kubeconfig; yields the kubeconfig path."""
-    binary = swift_product("local-apiserver", "LOCAL_APISERVER_BIN")
-    workdir = tempfile.mkdtemp(prefix="chart-checks-")
-    kubeconfig = pathlib.Path(workdir) / "kubeconfig"
-    log = open(pathlib.Path(workdir) / "local-apiserver.log", "w+")
-    proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(free_port()), "--tls",
-                             "--kubeconfig", str(kubeconfig)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not kubeconfig.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"local-apiserver did not start:\n{log.read()}")
-            time.sleep(0.1)
-        yield kubeconfig
-    finally:
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL if it has not exited after `timeout` seconds."""
+    if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.close()
+
+
+def start_local_apiserver(kubeconfig, log, *extra_args):
+    """A LocalAPIServer over HTTPS on 127.0.0.1 that writes a kind-shaped kubeconfig to
+    `kubeconfig` (extra arguments, e.g. `--fault ...`, passed on); returns the process once
+    the kubeconfig exists."""
+    binary = swift_product("local-apiserver", "LOCAL_APISERVER_BIN")
+    proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(free_port()), "--tls",
+                             "--kubeconfig", str(kubeconfig), *extra_args], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not pathlib.Path(kubeconfig).exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            log.seek(0)
+            pytest.fail(f"local-apiserver did not start:\n{log.read()}")
+        time.sleep(0.1)
+    return proc
+
+
+@contextlib.contextmanager
+def running_local_apiserver(*extra_args):
+    """A LocalAPIServer over HTTPS on 127.0.0.1 with a kind-shaped kubeconfig; yields the kubeconfig path."""
+    workdir = tempfile.mkdtemp(prefix="chart-checks-")
+    kubeconfig = pathlib.Path(workdir) / "kubeconfig"
+    with open(pathlib.Path(workdir) / "local-apiserver.log", "w+") as log:
+        proc = start_local_apiserver(kubeconfig, log, *extra_args)
+        try:
+            yield kubeconfig
+        finally:
+            stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def local_apiserver():
+    with running_local_apiserver() as kubeconfig:
+        yield kubeconfig
 
 
 # A stand-in for the Prometheus Operator's CRD: only what lets the API server store a ServiceMonitor.

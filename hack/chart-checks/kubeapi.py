@@ -12,7 +12,8 @@ import yaml
 
 class KubeAPI:
     def __init__(self, kubeconfig_path):
-        config = yaml.safe_load(open(kubeconfig_path).read())
+        with open(kubeconfig_path) as f:
+            config = yaml.safe_load(f)
         context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
         cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
         user = next(u["user"] for u in config["users"] if u["name"] == context["user"])

@@ -63,9 +63,10 @@ def test_kind_e2e_script():
     script = ROOT / "hack" / "kind-e2e.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     text = script.read_text()
-    order = ["kind create cluster", "docker build -t \"$IMAGE\"", "kind load docker-image", "helm upgrade --install",
+    order = ["kind create cluster", "docker build --build-arg GIT_COMMIT=", "kind load docker-image", "helm upgrade --install",
              "--set image.tag=local", "kubectl apply -f", ".spec.podCIDRs"]
     positions = [text.index(step) for step in order]
     assert positions == sorted(positions), "steps out of order"
     assert "IMAGE=node-ipam-controller:local" in text
+    assert '-t "$IMAGE" .' in text, "the image built is the one loaded"
     assert "--config hack/kind-cfg.yaml" in text

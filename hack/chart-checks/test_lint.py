@@ -12,7 +12,10 @@ from conftest import CHART, CRD, CUSTOM_LEASE_VALUES, CUSTOM_VALUES, RBAC_DIR, R
 
 # The oldest Kubernetes the CRD supports (CEL isCIDR/cidr need 1.31).
 KUBERNETES_VERSION = "1.31.0"
-VALUE_SETS = {"default": {}, "custom": CUSTOM_VALUES, "custom-lease": CUSTOM_LEASE_VALUES}
+VALUE_SETS = {"default": {}, "custom": CUSTOM_VALUES, "custom-lease": CUSTOM_LEASE_VALUES,
+              "metrics-loopback": {"metrics": {"bindAddress": "::1", "service": {"enabled": False}}},
+              "metrics-pod-ip": {"metrics": {"bindAddress": "podIP"}, "hostNetwork": False, "dnsPolicy": "ClusterFirst"},
+              "node-agent": {"cni": {"enabled": True}}}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
@@ -78,13 +81,22 @@ def test_crd_validates():
     strict_validate(yaml.safe_load(CRD.read_text()), str(CRD.relative_to(ROOT)))
 
 
-def test_config_rbac_validates():
-    files = sorted(RBAC_DIR.glob("*.yaml"))
-    assert files, "config/rbac has no manifest"
+def validate_directory(directory):
+    """Validates every manifest of a config/ directory; returns the kinds found."""
+    files = sorted(directory.glob("*.yaml"))
+    assert files, f"{directory.relative_to(ROOT)} has no manifest"
     kinds = set()
     for path in files:
         for document in yaml.safe_load_all(path.read_text()):
             if document:
                 strict_validate(document, str(path.relative_to(ROOT)))
                 kinds.add(document["kind"])
-    assert kinds == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    return kinds
+
+
+def test_config_rbac_validates():
+    assert validate_directory(RBAC_DIR) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
+def test_config_agent_validates():
+    assert validate_directory(ROOT / "config" / "agent") == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"}

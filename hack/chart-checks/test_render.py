@@ -155,3 +155,51 @@ def test_crd_copy_is_identical():
     assert (CHART / "crds" / CRD.name).read_bytes() == CRD.read_bytes(), \
         "charts/node-ipam-controller/crds/ must be a byte-for-byte copy of config/crd/ (cp config/crd/*.yaml charts/node-ipam-controller/crds/)"
     assert sorted(p.name for p in (CHART / "crds").iterdir()) == [CRD.name]
+
+
+def test_priority_class_is_system_cluster_critical_by_default(default_render):
+    assert find(default_render, "Deployment")["spec"]["template"]["spec"]["priorityClassName"] == "system-cluster-critical"
+    none = render(helm.parse_set_string("priorityClassName="))  # what the shell passes for --set priorityClassName=""
+    assert "priorityClassName" not in find(none, "Deployment")["spec"]["template"]["spec"]
+
+
+def test_bind_address_default_is_every_interface(default_render):
+    c = container(default_render)
+    assert "--webserver-bind-address=:8081" in c["args"]
+    assert "POD_IP" not in {e["name"] for e in c["env"]}
+
+
+def test_bind_address_pod_ip():
+    rendered = render({"metrics": {"bindAddress": "podIP", "serviceMonitor": {"enabled": True}}, "webserverPort": 9100})
+    c = container(rendered)
+    # The kubelet expands $(POD_IP) from the container's env; brackets fit either family.
+    assert "--webserver-bind-address=[$(POD_IP)]:9100" in c["args"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert c["ports"] == [{"name": "http", "containerPort": 9100, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"]["port"] == "http"
+    assert find(rendered, "Service")["spec"]["ports"][0]["targetPort"] == "http"
+
+
+@pytest.mark.parametrize("address,flag", [("127.0.0.1", "127.0.0.1:8081"), ("::1", "[::1]:8081")])
+def test_bind_address_loopback(address, flag):
+    rendered = render({"metrics": {"bindAddress": address, "service": {"enabled": False}}})
+    c = container(rendered)
+    assert f"--webserver-bind-address={flag}" in c["args"]
+    assert "ports" not in c, "nothing listens on the pod IP"
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        command = c[probe]["exec"]["command"]
+        assert command[0] == "bash" and command[-3:] == [address, "8081", path]
+    assert "Service" not in {d["kind"] for d in objects(rendered)}
+
+
+def test_bind_address_loopback_refuses_the_metrics_service():
+    with pytest.raises(helm.HelmError) as error:
+        render({"metrics": {"bindAddress": "127.0.0.1"}})
+    assert "metrics.service.enabled=false" in str(error.value)
+
+
+def test_bind_address_rejects_other_values():
+    for value in ["0.0.0.0", "10.0.0.1", "localhost", "podip"]:
+        with pytest.raises(helm.HelmError):
+            render({"metrics": {"bindAddress": value}})

@@ -62,7 +62,9 @@ public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isRetryable: Bool { statusCode == 429 || statusCode >= 500 }
 
     public var description: String {
-        "\(request): \(statusCode) \(status.reason ?? "")\(status.message.map { ": \($0)" } ?? "")"
+        let said = [status.reason, status.message].contains { $0.map { !$0.allSatisfy(\.isWhitespace) } ?? false }
+        guard said else { return "\(request): \(statusCode) (the answer gives no reason or message)" }
+        return "\(request): \(statusCode) \(status.reason ?? "")\(status.message.map { ": \($0)" } ?? "")"
     }
 
     /// Builds the error for a non-2xx response; bodies that are not a Status are quoted.

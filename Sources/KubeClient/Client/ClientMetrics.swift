@@ -1,7 +1,9 @@
 import Foundation
 
 /// Counts of requests by verb and status code, and their latency; read by the metrics
-/// endpoint. Status code 0 means the request failed without an HTTP answer.
+/// endpoint (through `observe`, or a `snapshot`). Status code 0 means the request failed
+/// without an HTTP answer. KubeClient stays free of any metrics library: the application
+/// forwards each request to the metrics backend it chose.
 public final class ClientMetrics: Sendable {
     public struct Key: Hashable, Sendable {
         public let verb: String
@@ -18,18 +20,33 @@ public final class ClientMetrics: Sendable {
         public var latencySum: [String: Double]
     }
 
+    /// Sees every request as it completes: verb, status code (0 = no answer), seconds.
+    public typealias Observer = @Sendable (_ verb: String, _ code: Int, _ seconds: Double) -> Void
+
     private final class State: @unchecked Sendable {
         let lock = NSLock()
         var snapshot = Snapshot(requests: [:], latencyBuckets: [:], latencySum: [:])
+        var observers: [Observer] = []
     }
 
     private let state = State()
 
     public init() {}
 
+    /// Calls `observer` for every request completed from now on.
+    public func observe(_ observer: @escaping Observer) {
+        state.lock.withLock { state.observers.append(observer) }
+    }
+
     func record(verb: String, code: Int, seconds: Double) {
-        state.lock.lock()
-        defer { state.lock.unlock() }
+        let observers = state.lock.withLock { () -> [Observer] in
+            recordLocked(verb: verb, code: code, seconds: seconds)
+            return state.observers
+        }
+        for observer in observers { observer(verb, code, seconds) }
+    }
+
+    private func recordLocked(verb: String, code: Int, seconds: Double) {
         state.snapshot.requests[Key(verb: verb, code: code), default: 0] += 1
         var buckets = state.snapshot.latencyBuckets[verb] ?? Array(repeating: 0, count: Self.latencyBuckets.count + 1)
         for (index, bound) in Self.latencyBuckets.enumerated() where seconds <= bound { buckets[index] += 1 }

@@ -190,7 +190,7 @@ public final class KubernetesClient: Sendable {
 
     private func record(_ verb: String, _ code: Int, since started: ContinuousClock.Instant) {
         let elapsed = started.duration(to: .now)
-        metrics.record(verb: verb, code: code, seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        metrics.record(verb: verb, code: code, seconds: elapsed.inSeconds)
     }
 
     /// Sends and decodes a 2xx answer as `T`, or throws `APIError`.

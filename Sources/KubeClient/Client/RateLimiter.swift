@@ -31,7 +31,7 @@ public final class TokenBucket: Sendable {
         defer { state.lock.unlock() }
         let elapsed = state.last.duration(to: now)
         if elapsed > .zero {
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             state.tokens = min(Double(burst), state.tokens + seconds * qps)
             state.last = now
         }

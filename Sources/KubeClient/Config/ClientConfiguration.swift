@@ -88,11 +88,7 @@ public struct ClientConfiguration: Sendable, Hashable {
                 if requireAll { throw ConfigurationError("kubeconfig \(path) does not exist") }
                 continue
             }
-            let text: String
-            do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-                throw ConfigurationError("kubeconfig \(path) cannot be read: \(error.localizedDescription)")
-            }
-            let config = try KubeConfig.parse(text, source: path)
+            let config = try KubeConfig.parse(try readText(path), source: path)
             loaded.append(path)
             for entry in config.clusters ?? [] where clusters[entry.name] == nil { clusters[entry.name] = (entry.cluster, path) }
             for entry in config.contexts ?? [] where contexts[entry.name] == nil { contexts[entry.name] = (entry.context, path) }
@@ -183,6 +179,22 @@ public struct ClientConfiguration: Sendable, Hashable {
         return ClientConfiguration(server: "https://\(hostPart):\(port)", tls: TLSConfiguration(certificateAuthority: ca),
                                    credentials: .tokenFile(tokenPath), namespace: namespace.flatMap { $0.isEmpty ? nil : $0 } ?? "default",
                                    source: "in-cluster (service account)")
+    }
+
+    /// A kubeconfig file's text. Foundation's own messages here say "The operation could not
+    /// be completed", so the error gives the system's reason ("Is a directory") or says the
+    /// file is not UTF-8.
+    static func readText(_ path: String) throws(ConfigurationError) -> String {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            let posix = (error as? CocoaError)?.underlying as? POSIXError
+            let reason = posix.map { String(cString: strerror($0.code.rawValue)) }
+            throw ConfigurationError("kubeconfig \(path) cannot be read: \(reason ?? error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("kubeconfig \(path) is not UTF-8 text (a kubeconfig is YAML, which must be UTF-8)")
+        }
+        return text
     }
 
     static func resolvePath(_ path: String, relativeTo file: String) -> String {

@@ -70,7 +70,7 @@ public final class EventRecorder: Sendable {
     public func record(_ subject: Subject, type: EventType, reason: String, message: String) async -> Bool {
         let rateKey = "\(subject.kind)/\(subject.namespace ?? "")/\(subject.name)/\(reason)"
         let allowed: Bool = state.lock.withLock {
-            let bucket = state.buckets[rateKey] ?? TokenBucket(qps: 1.0 / Double(refill.components.seconds), burst: burst)
+            let bucket = state.buckets[rateKey] ?? TokenBucket(qps: 1.0 / refill.inSeconds, burst: burst)
             state.buckets[rateKey] = bucket
             let ok = bucket.reserve() == .zero
             if !ok { state.suppressed += 1 }

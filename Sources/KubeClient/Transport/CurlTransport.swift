@@ -184,10 +184,7 @@ public final class CurlTransport: Sendable {
 
     // MARK: - libcurl
 
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
+    private static func milliseconds(_ duration: Duration) -> Int { Int(duration.inMilliseconds) }
 
     static func perform(_ handle: UnsafeMutableRawPointer?, _ request: HTTPRequest, _ transfer: Transfer,
                         _ configuration: TransportConfiguration, streaming: Bool) -> Result<Void, TransportError> {

@@ -4,21 +4,23 @@ import Logging
 
 /// Metrics, probes and logs of one controller process.
 final class Observability: @unchecked Sendable {
-    let registry = MetricsRegistry()
     let metrics: IPAMMetrics
     let server: HealthServer
     private let lock = NSLock()
     private var readinessCheck: @Sendable () -> HealthCheck = { HealthCheck(ok: false, detail: "starting") }
     private let started = ContinuousClock.now
 
-    init(client: KubernetesClient, bindAddress: String, logger: Logger) {
-        let metrics = IPAMMetrics(registry: registry)
+    /// `clusterName` (`CLUSTER_NAME`): when set, every metric carries `cluster="<name>"`.
+    init(client: KubernetesClient, bindAddress: String, clusterName: String? = nil, logger: Logger) {
+        let metrics = IPAMMetrics(clusterName: clusterName)
         metrics.attachClientMetrics(client.metrics)
         self.metrics = metrics
         let box = ReadinessBox()
+        let liveness: @Sendable () -> HealthCheck = { HealthCheck(ok: true, detail: "ok") }
+        metrics.observeProbes(readiness: { box.check() }, liveness: liveness)
         self.server = HealthServer(
             bindAddress: bindAddress,
-            liveness: { HealthCheck(ok: true, detail: "ok") },
+            liveness: liveness,
             readiness: { box.check() },
             metrics: { metrics.render() })
         box.source = { [weak self] in self?.readiness() ?? HealthCheck(ok: false, detail: "stopping") }

@@ -67,7 +67,7 @@ enum RunCommand {
         let client = KubernetesClient(configuration: configuration, qps: settings.qps, burst: settings.burst, userAgent: userAgent,
                                       writeFence: fence)
         defer { client.shutdown() }
-        let observability = Observability(client: client, bindAddress: settings.webserverBindAddress, logger: logger)
+        let observability = Observability(client: client, bindAddress: settings.webserverBindAddress, clusterName: environment["CLUSTER_NAME"], logger: logger)
         let recorder = EventRecorder(client: client, component: "multiCIDRRangeAllocator", host: identity)
         let controller = IPAMController(
             client: client,

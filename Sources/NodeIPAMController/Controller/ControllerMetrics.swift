@@ -1,8 +1,10 @@
 import KubeClient
+import MultiCIDR
 
 /// What the controller reports to metrics; `IPAMMetrics` implements it for /metrics.
 protocol ControllerMetrics: Sendable {
-    func poolFamily(name: String, cidr: String, maxCIDRs: UInt128, occupied: UInt128, free: UInt128)
+    /// A pool family's counts (capacity, allocated, free), after each status computation.
+    func poolFamily(name: String, statistics: PoolFamilyStatistics)
     func allocated(name: String, cidr: String, count: Int)
     func released(name: String, cidr: String, count: Int)
     func allocationTries(name: String, cidr: String, tries: Int)
@@ -17,7 +19,7 @@ protocol ControllerMetrics: Sendable {
 
 /// Metrics that go nowhere (tests that do not look at metrics).
 struct NoMetrics: ControllerMetrics {
-    func poolFamily(name: String, cidr: String, maxCIDRs: UInt128, occupied: UInt128, free: UInt128) {}
+    func poolFamily(name: String, statistics: PoolFamilyStatistics) {}
     func allocated(name: String, cidr: String, count: Int) {}
     func released(name: String, cidr: String, count: Int) {}
     func allocationTries(name: String, cidr: String, tries: Int) {}

@@ -62,7 +62,9 @@ actor IPAMController {
     let metrics: any ControllerMetrics
     let logger: Logger
     nonisolated let nodeQueue = WorkQueue()
-    nonisolated let poolQueue = WorkQueue()
+    /// Pools retry failed writes (finalizer, status) every 5 s at most: status converges within
+    /// a bounded time after the API server recovers, however long it failed.
+    nonisolated let poolQueue = WorkQueue(maxDelay: .seconds(5))
     nonisolated let nodeInformer: Informer<Node, NodeView>
     nonisolated let poolInformer: Informer<ClusterCIDR, ClusterCIDR>
     private nonisolated let readiness = ReadinessFlag()
@@ -414,7 +416,7 @@ actor IPAMController {
             engine.confirm(node: name)
             if let started = firstSeen.removeValue(forKey: name) {
                 let elapsed = started.duration(to: .now)
-                metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                metrics.observeAllocationLatency(seconds: elapsed.inSeconds)
             }
             reported[name] = nil
             logger.info("set podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(actual.joined(separator: ","))", "clusterCIDR": "\(reservation.pool ?? "")"])
@@ -432,7 +434,7 @@ actor IPAMController {
         if pending.remove(node.name) != nil { metrics.setPendingNodes(pending.count) }
         if case .confirmedPending = report.change, let started = firstSeen.removeValue(forKey: node.name) {
             let elapsed = started.duration(to: .now)
-            metrics.observeAllocationLatency(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            metrics.observeAllocationLatency(seconds: elapsed.inSeconds)
         }
         if case .replaced(let previous) = report.change, !previous.isEmpty { wakePendingNodes() }
         if let pool = report.reservation?.pool { schedulePoolStatus(pool) }
@@ -700,7 +702,7 @@ actor IPAMController {
     private func writeStatus(_ pool: ClusterCIDR, terminating: Bool, change: ClusterCIDRSpecChange?) async -> Bool {
         let stats = engine.statistics(of: pool.name)
         for family in stats {
-            metrics.poolFamily(name: pool.name, cidr: family.prefix.description, maxCIDRs: family.total, occupied: family.occupied, free: family.free)
+            metrics.poolFamily(name: pool.name, statistics: family)
         }
         let nodes = engine.associatedNodeCount(of: pool.name)
         // Names only where the message shows them (walking every node costs).
@@ -824,34 +826,5 @@ final class ArrivalTimes: @unchecked Sendable {
 
     func take(_ name: String) -> ContinuousClock.Instant? {
         lock.withLock { times.removeValue(forKey: name) }
-    }
-}
-
-/// A flag readable from any thread, and awaitable until it is set.
-final class ReadinessFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    var value: Bool { lock.withLock { current } }
-
-    func set(_ value: Bool) {
-        let toResume: [CheckedContinuation<Void, Never>] = lock.withLock {
-            current = value
-            guard value else { return [] }
-            defer { waiters.removeAll() }
-            return waiters
-        }
-        for waiter in toResume { waiter.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready: Bool = lock.withLock {
-                if current { return true }
-                waiters.append(continuation)
-                return false
-            }
-            if ready { continuation.resume() }
-        }
     }
 }

@@ -2,15 +2,15 @@ import Foundation
 
 /// A small Prometheus registry: counter, gauge and histogram families with labels, rendered
 /// in the text exposition format 0.0.4. Thread-safe.
-final class MetricsRegistry: @unchecked Sendable {
-    enum Kind: String { case counter, gauge, histogram }
+public final class MetricsRegistry: @unchecked Sendable {
+    public enum Kind: String { case counter, gauge, histogram }
 
-    final class Family: @unchecked Sendable {
-        let name: String
-        let help: String
-        let kind: Kind
-        let labelNames: [String]
-        let buckets: [Double]
+    public final class Family: @unchecked Sendable {
+        public let name: String
+        public let help: String
+        public let kind: Kind
+        public let labelNames: [String]
+        public let buckets: [Double]
         fileprivate let lock: NSLock
         fileprivate var values: [[String]: Double] = [:]
         /// Histograms: per label set, cumulative bucket counts (+Inf last), sum and count.
@@ -25,15 +25,15 @@ final class MetricsRegistry: @unchecked Sendable {
             self.lock = lock
         }
 
-        func inc(_ labels: [String] = [], by amount: Double = 1) {
+        public func inc(_ labels: [String] = [], by amount: Double = 1) {
             lock.withLock { values[labels, default: 0] += amount }
         }
 
-        func set(_ labels: [String] = [], _ value: Double) {
+        public func set(_ labels: [String] = [], _ value: Double) {
             lock.withLock { values[labels] = value }
         }
 
-        func observe(_ labels: [String] = [], _ value: Double) {
+        public func observe(_ labels: [String] = [], _ value: Double) {
             lock.withLock {
                 var entry = histograms[labels] ?? (Array(repeating: 0, count: buckets.count + 1), 0, 0)
                 for (index, bound) in buckets.enumerated() where value <= bound { entry.buckets[index] += 1 }
@@ -44,14 +44,14 @@ final class MetricsRegistry: @unchecked Sendable {
             }
         }
 
-        func remove(_ labels: [String]) {
+        public func remove(_ labels: [String]) {
             lock.withLock {
                 values[labels] = nil
                 histograms[labels] = nil
             }
         }
 
-        func removeAll(where predicate: ([String]) -> Bool) {
+        public func removeAll(where predicate: ([String]) -> Bool) {
             lock.withLock {
                 for key in values.keys where predicate(key) { values[key] = nil }
                 for key in histograms.keys where predicate(key) { histograms[key] = nil }
@@ -59,10 +59,10 @@ final class MetricsRegistry: @unchecked Sendable {
         }
 
         /// The current value of a counter or gauge (tests).
-        func value(_ labels: [String] = []) -> Double? { lock.withLock { values[labels] } }
+        public func value(_ labels: [String] = []) -> Double? { lock.withLock { values[labels] } }
 
         /// Count of a histogram's observations (tests).
-        func count(_ labels: [String] = []) -> UInt64 { lock.withLock { histograms[labels]?.count ?? 0 } }
+        public func count(_ labels: [String] = []) -> UInt64 { lock.withLock { histograms[labels]?.count ?? 0 } }
 
         fileprivate func render(into text: inout String) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind.rawValue)\n"
@@ -89,7 +89,7 @@ final class MetricsRegistry: @unchecked Sendable {
     private var families: [String: Family] = [:]
     private var collectors: [@Sendable () -> String] = []
 
-    init() {}
+    public init() {}
 
     private func family(_ name: String, _ help: String, _ kind: Kind, _ labels: [String], _ buckets: [Double] = []) -> Family {
         lock.withLock {
@@ -100,18 +100,18 @@ final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
-    func counter(_ name: String, help: String, labels: [String] = []) -> Family { family(name, help, .counter, labels) }
-    func gauge(_ name: String, help: String, labels: [String] = []) -> Family { family(name, help, .gauge, labels) }
-    func histogram(_ name: String, help: String, labels: [String] = [], buckets: [Double]) -> Family {
+    public func counter(_ name: String, help: String, labels: [String] = []) -> Family { family(name, help, .counter, labels) }
+    public func gauge(_ name: String, help: String, labels: [String] = []) -> Family { family(name, help, .gauge, labels) }
+    public func histogram(_ name: String, help: String, labels: [String] = [], buckets: [Double]) -> Family {
         family(name, help, .histogram, labels, buckets)
     }
 
     /// Adds text produced at scrape time (already in exposition format).
-    func addCollector(_ collect: @escaping @Sendable () -> String) {
+    public func addCollector(_ collect: @escaping @Sendable () -> String) {
         lock.withLock { collectors.append(collect) }
     }
 
-    func render() -> String {
+    public func render() -> String {
         var text = ""
         let extra: [@Sendable () -> String] = lock.withLock {
             for name in families.keys.sorted() { families[name]!.render(into: &text) }
@@ -121,17 +121,17 @@ final class MetricsRegistry: @unchecked Sendable {
         return text
     }
 
-    static func labels(_ names: [String], _ values: [String]) -> String {
+    public static func labels(_ names: [String], _ values: [String]) -> String {
         guard !names.isEmpty else { return "" }
         let pairs = zip(names, values).map { "\($0)=\"\(escape($1))\"" }
         return "{" + pairs.joined(separator: ",") + "}"
     }
 
-    static func escape(_ value: String) -> String {
+    public static func escape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
         if value.isNaN { return "NaN" }
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }

@@ -5,19 +5,24 @@ import NIOPosix
 import ServiceLifecycle
 
 /// A probe result: 200 with "ok", or 503 with the detail.
-struct HealthCheck: Sendable {
-    var ok: Bool
-    var detail: String
+public struct HealthCheck: Sendable {
+    public var ok: Bool
+    public var detail: String
+
+    public init(ok: Bool, detail: String) {
+        self.ok = ok
+        self.detail = detail
+    }
 }
 
 /// Serves /healthz, /readyz and /metrics (the reference's `:8081` endpoints) on swift-nio.
-final class HealthServer: Service, @unchecked Sendable {
-    struct BindAddressError: Error, CustomStringConvertible {
-        let address: String
-        var description: String { "--webserver-bind-address \"\(address)\" is not HOST:PORT (examples: :8081, 127.0.0.1:8081, [::1]:8081)" }
+public final class HealthServer: Service, @unchecked Sendable {
+    public struct BindAddressError: Error, CustomStringConvertible {
+        public let address: String
+        public var description: String { "--webserver-bind-address \"\(address)\" is not HOST:PORT (examples: :8081, 127.0.0.1:8081, [::1]:8081)" }
     }
 
-    let bindAddress: String
+    public let bindAddress: String
     private let liveness: @Sendable () -> HealthCheck
     private let readiness: @Sendable () -> HealthCheck
     private let metrics: @Sendable () -> String
@@ -26,7 +31,7 @@ final class HealthServer: Service, @unchecked Sendable {
     private var group: MultiThreadedEventLoopGroup?
     private var port: Int?
 
-    init(bindAddress: String, liveness: @escaping @Sendable () -> HealthCheck, readiness: @escaping @Sendable () -> HealthCheck,
+    public init(bindAddress: String, liveness: @escaping @Sendable () -> HealthCheck, readiness: @escaping @Sendable () -> HealthCheck,
          metrics: @escaping @Sendable () -> String) {
         self.bindAddress = bindAddress
         self.liveness = liveness
@@ -37,12 +42,12 @@ final class HealthServer: Service, @unchecked Sendable {
     private let listening = ReadinessFlag()
 
     /// The bound port once started (useful with port 0).
-    var boundPort: Int? { lock.withLock { port } }
+    public var boundPort: Int? { lock.withLock { port } }
 
     /// Returns once the server accepts connections.
-    func waitUntilListening() async { await listening.wait() }
+    public func waitUntilListening() async { await listening.wait() }
 
-    static func parse(_ address: String) throws(BindAddressError) -> (host: String, port: Int) {
+    public static func parse(_ address: String) throws(BindAddressError) -> (host: String, port: Int) {
         guard let colon = address.lastIndex(of: ":") else { throw BindAddressError(address: address) }
         var host = String(address[..<colon])
         guard let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else { throw BindAddressError(address: address) }
@@ -53,7 +58,7 @@ final class HealthServer: Service, @unchecked Sendable {
 
     /// Binds and starts serving; returns the bound port.
     @discardableResult
-    func start() async throws -> Int {
+    public func start() async throws -> Int {
         let (host, port) = try Self.parse(bindAddress)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let handler = Responder(liveness: liveness, readiness: readiness, metrics: metrics)
@@ -84,7 +89,7 @@ final class HealthServer: Service, @unchecked Sendable {
         }
     }
 
-    func stop() async {
+    public func stop() async {
         let (channel, group) = lock.withLock { (self.channel, self.group) }
         try? await channel?.close()
         try? await group?.shutdownGracefully()
@@ -95,7 +100,7 @@ final class HealthServer: Service, @unchecked Sendable {
     }
 
     /// As a service: serve until graceful shutdown.
-    func run() async throws {
+    public func run() async throws {
         try await start()
         try? await gracefulShutdown()
         await stop()

@@ -3,37 +3,37 @@ import KubeClient
 import Logging
 
 /// `--log-format`.
-enum LogFormat: String, Sendable { case text, json }
+public enum LogFormat: String, Sendable { case text, json }
 
 /// One line per message, text (klog-like) or JSON, to standard error.
-struct IPAMLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
-    let label: String
-    let format: LogFormat
-    let sink: @Sendable (String) -> Void
+public struct IPAMLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    public let label: String
+    public let format: LogFormat
+    public let sink: @Sendable (String) -> Void
 
-    init(label: String, format: LogFormat, level: Logger.Level, sink: @escaping @Sendable (String) -> Void = IPAMLogHandler.standardError) {
+    public init(label: String, format: LogFormat, level: Logger.Level, sink: @escaping @Sendable (String) -> Void = IPAMLogHandler.standardError) {
         self.label = label
         self.format = format
         self.logLevel = level
         self.sink = sink
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     private static let writeLock = NSLock()
 
-    static let standardError: @Sendable (String) -> Void = { line in
+    public static let standardError: @Sendable (String) -> Void = { line in
         writeLock.withLock { _ = Output.line(line, to: STDERR_FILENO) }
     }
 
-    static func timestamp() -> String { KubeTime.milli() }
+    public static func timestamp() -> String { KubeTime.milli() }
 
-    func log(event: LogEvent) {
+    public func log(event: LogEvent) {
         let level = event.level
         let message = event.message
         var all = metadata
@@ -52,12 +52,12 @@ struct IPAMLogHandler: LogHandler {
         }
     }
 
-    static func quoteIfNeeded(_ value: String) -> String {
+    public static func quoteIfNeeded(_ value: String) -> String {
         value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value
     }
 
     /// `-v`: 0 info, 1-3 debug, 4+ trace.
-    static func level(verbosity: Int) -> Logger.Level {
+    public static func level(verbosity: Int) -> Logger.Level {
         verbosity <= 0 ? .info : verbosity < 4 ? .debug : .trace
     }
 }
@@ -66,7 +66,7 @@ private let bootstrapOnce = NSLock()
 nonisolated(unsafe) private var bootstrapped = false
 
 /// Installs the log handler once per process (later calls are ignored).
-func bootstrapLogging(format: LogFormat, verbosity: Int) {
+public func bootstrapLogging(format: LogFormat, verbosity: Int) {
     bootstrapOnce.withLock {
         guard !bootstrapped else { return }
         bootstrapped = true

@@ -3,18 +3,23 @@ import Yams
 
 /// Reads Kubernetes YAML manifests (several documents per file) into JSON, keeping quoted
 /// scalars as strings (untyped YAML loading would turn `"true"` or `0755` into other types).
-enum Manifests {
-    struct Error: Swift.Error, CustomStringConvertible {
-        let description: String
+/// The one reader of manifests: the demo, the tests and anything that applies files use it.
+public enum Manifests {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// Every non-empty document of the YAML text, as JSON data.
-    static func documents(_ yaml: String, source: String) throws -> [Data] {
+    public static func documents(_ yaml: String, source: String) throws -> [Data] {
         var result: [Data] = []
         do {
-            for node in try Yams.compose_all(yaml: yaml) {
+            for (index, node) in try Yams.compose_all(yaml: yaml).enumerated() {
                 let value = try json(node)
                 guard !(value is NSNull) else { continue }
+                // JSONSerialization traps on a top-level scalar; a manifest document is one object.
+                guard value is [String: Any] else {
+                    throw Error(description: "\(source): document \(index + 1) is not a mapping: each document of a manifest is one Kubernetes object")
+                }
                 result.append(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]))
             }
         } catch let error as Error {
@@ -25,7 +30,7 @@ enum Manifests {
         return result
     }
 
-    static func documents(file path: String) throws -> [Data] {
+    public static func documents(file path: String) throws -> [Data] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Error(description: "\(path) cannot be read")
         }

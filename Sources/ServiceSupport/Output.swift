@@ -9,16 +9,16 @@ import Darwin
 /// Foundation's `FileHandle.write` traps on a closed or broken pipe (`node-ipam-controller … |
 /// head` died of SIGILL); `write(2)` with SIGPIPE ignored returns EPIPE instead, and the line
 /// is dropped: the controller keeps allocating, the demo ends normally.
-enum Output {
+public enum Output {
     /// Once at start: a write to a closed pipe fails with EPIPE rather than killing the process.
-    static func ignoreBrokenPipes() {
+    public static func ignoreBrokenPipes() {
         signal(SIGPIPE, SIG_IGN)
     }
 
     /// Writes `text` and a newline to `descriptor`; false when the line could not be written
     /// (closed pipe, full disk), which callers may ignore.
     @discardableResult
-    static func line(_ text: String, to descriptor: Int32) -> Bool {
+    public static func line(_ text: String, to descriptor: Int32) -> Bool {
         var bytes = Array(text.utf8)
         bytes.append(UInt8(ascii: "\n"))
         var offset = 0
@@ -37,6 +37,6 @@ enum Output {
         return true
     }
 
-    static func standardOutput(_ text: String) { line(text, to: STDOUT_FILENO) }
-    static func standardError(_ text: String) { line(text, to: STDERR_FILENO) }
+    public static func standardOutput(_ text: String) { line(text, to: STDOUT_FILENO) }
+    public static func standardError(_ text: String) { line(text, to: STDERR_FILENO) }
 }
