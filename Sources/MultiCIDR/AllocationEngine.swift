@@ -14,6 +14,8 @@ public struct AllocationEngine: Sendable {
         var ipv6: PoolFamily?
         var catchAll = false
         var terminating = false
+        /// Set while the pool must not allocate for another reason (its object's spec changed).
+        var suspended = false
         var cursorV4: UInt128 = 0
         var cursorV6: UInt128 = 0
         /// The family had no free block at the last look; only a release of a range that
@@ -118,6 +120,9 @@ public struct AllocationEngine: Sendable {
     /// or overlapping something held) between the pool's cursor and the block it took: the
     /// reference's "allocation tries per request". Zero for a family it did not allocate in.
     public private(set) var lastSkippedBlocks: (ipv4: UInt128, ipv6: UInt128) = (0, 0)
+    /// The better-ranked pools the last successful `allocate` passed over because they were
+    /// full: non-empty when a node was served by a fallback pool.
+    public private(set) var lastPassedOver: [PoolExhaustion] = []
     private var ipv6 = OccupancyIndex(family: .ipv6)
 
     public init() {}
@@ -290,10 +295,18 @@ public struct AllocationEngine: Sendable {
         if let id = poolIDs[name] { states[Int(id)].terminating = terminating }
     }
 
+    /// Stops (or resumes) allocating from a pool that is not being deleted; it keeps its
+    /// definition, its nodes and its counts, and still adopts ranges that fit it.
+    public mutating func setSuspended(_ name: String, _ suspended: Bool = true) {
+        if let id = poolIDs[name] { states[Int(id)].suspended = suspended }
+    }
+
     private func liveID(_ name: String) -> Int? { poolIDs[name].map(Int.init) }
 
     public func pool(named name: String) -> PoolDefinition? { liveID(name).flatMap { definitions[$0] } }
     public func isTerminating(_ name: String) -> Bool { liveID(name).map { states[$0].terminating } ?? false }
+    /// True for a registered pool that is neither terminating nor suspended.
+    public func allocates(_ name: String) -> Bool { liveID(name).map { !states[$0].terminating && !states[$0].suspended } ?? false }
     public var poolNames: [String] { poolIDs.keys.sorted() }
 
     /// Number of nodes whose ranges are associated with the pool (what blocks its deletion).
@@ -418,11 +431,11 @@ public struct AllocationEngine: Sendable {
         rankPools(for: node)
         if rankScratch.isEmpty { return .noMatchingPool(node: node.name) }
         var exhausted: [PoolExhaustion] = []
-        var terminating: [String] = []
+        var closed: [String] = []
         for candidate in rankScratch.indices {
             let poolID = Int(rankScratch[candidate].id)
-            if states[poolID].terminating {
-                terminating.append(names[poolID])
+            if states[poolID].terminating || states[poolID].suspended {
+                closed.append(names[poolID])
                 continue
             }
             // IPv4 then IPv6 (the order of podCIDRs), without building arrays on this hot path.
@@ -432,12 +445,13 @@ public struct AllocationEngine: Sendable {
                   pick(states[poolID].ipv6, of: poolID, into: &slot, &blockV6, exhausted: &exhausted) else { continue }
             let nodeID = newNode(node.name, slot)
             lastSkippedBlocks = (0, 0)
+            lastPassedOver = exhausted
             if let pool = states[poolID].ipv4 { take(blockV4, of: pool, poolID, for: nodeID) }
             if let pool = states[poolID].ipv6 { take(blockV6, of: pool, poolID, for: nodeID) }
             associate(nodeID, with: UInt32(poolID))
             return .allocated(reservation(nodeID, node: node.name))
         }
-        if exhausted.isEmpty { return .onlyTerminatingPools(node: node.name, pools: terminating) }
+        if exhausted.isEmpty { return .onlyClosedPools(node: node.name, pools: closed) }
         return .exhausted(node: node.name, pools: exhausted)
     }
 

@@ -38,8 +38,8 @@ public enum AllocationOutcome: Sendable, Hashable, CustomStringConvertible {
     case alreadyReserved(Reservation)
     /// No ClusterCIDR selects the node.
     case noMatchingPool(node: String)
-    /// Only terminating ClusterCIDRs select the node; they never allocate.
-    case onlyTerminatingPools(node: String, pools: [String])
+    /// Only ClusterCIDRs that allocate no more select the node (being deleted, or suspended).
+    case onlyClosedPools(node: String, pools: [String])
     /// Every selecting ClusterCIDR is full in at least one of its families.
     case exhausted(node: String, pools: [PoolExhaustion])
 
@@ -51,8 +51,8 @@ public enum AllocationOutcome: Sendable, Hashable, CustomStringConvertible {
             return "node \(reservation.node) already holds \(reservation.podCIDRs.joined(separator: ", "))"
         case .noMatchingPool(let node):
             return "no ClusterCIDR selects node \(node): create a ClusterCIDR whose nodeSelector matches the node's labels, or one without nodeSelector as a fallback"
-        case .onlyTerminatingPools(let node, let pools):
-            return "node \(node) is selected only by ClusterCIDRs being deleted (\(pools.joined(separator: ", "))), which no longer allocate: create another ClusterCIDR for it"
+        case .onlyClosedPools(let node, let pools):
+            return "node \(node) is selected only by ClusterCIDRs that allocate no more (\(pools.joined(separator: ", ")): being deleted, or their spec changed after it was accepted; see their status): create another ClusterCIDR for it"
         case .exhausted(let node, let pools):
             return "no free range for node \(node): \(pools.map(\.description).joined(separator: "; ")): add a ClusterCIDR for these nodes or delete nodes to free ranges"
         }

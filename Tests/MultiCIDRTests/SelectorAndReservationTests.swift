@@ -66,11 +66,37 @@ import Testing
         engine.upsertPool(pool("fallback", v4: "10.0.0.0/16", hostBits: 8))
         engine.setTerminating("fallback")
         let outcome = engine.allocate(for: zoneA)
-        #expect(outcome == .onlyTerminatingPools(node: "n1", pools: ["fallback"]))
+        #expect(outcome == .onlyClosedPools(node: "n1", pools: ["fallback"]))
         engine.upsertPool(pool("zone-a", labels(["zone": "a"]), v4: "192.168.0.0/16", hostBits: 8))
         #expect(engine.allocate(for: zoneA).podCIDRs == ["192.168.0.0/24"])
         var empty = AllocationEngine()
         #expect(empty.allocate(for: zoneA) == .noMatchingPool(node: "n1"))
+    }
+
+    @Test func aSuspendedPoolKeepsItsNodesAndCountsButAllocatesNoMore() {
+        var engine = AllocationEngine()
+        engine.upsertPool(pool("p", v4: "10.0.0.0/16", hostBits: 8))
+        #expect(engine.allocate(for: node("a")).podCIDRs == ["10.0.0.0/24"])
+        engine.setSuspended("p")
+        #expect(!engine.allocates("p") && !engine.isTerminating("p"))
+        #expect(engine.allocate(for: node("b")) == .onlyClosedPools(node: "b", pools: ["p"]))
+        // Ranges that fit it are still adopted into it, and its counts stay.
+        #expect(engine.adopt(node: node("c"), podCIDRs: ["10.0.5.0/24"]).reservation?.pool == "p")
+        #expect(engine.associatedNodeCount(of: "p") == 2 && engine.statistics(of: "p").first?.allocated == 2)
+        engine.setSuspended("p", false)
+        #expect(engine.allocate(for: node("b")).podCIDRs == ["10.0.1.0/24"])
+    }
+
+    @Test func theFullPoolsPassedOverForAFallbackAreTold() {
+        var engine = AllocationEngine()
+        engine.upsertPool(pool("zone-a", labels(["zone": "a"]), v4: "192.168.0.0/28", hostBits: 4))
+        engine.upsertPool(pool("fallback", v4: "10.0.0.0/16", hostBits: 8))
+        #expect(engine.allocate(for: node("a1", ["zone": "a"])).podCIDRs == ["192.168.0.0/28"])
+        #expect(engine.lastPassedOver.isEmpty)
+        #expect(engine.allocate(for: node("a2", ["zone": "a"])).podCIDRs == ["10.0.0.0/24"])
+        #expect(engine.lastPassedOver.map(\.pool) == ["zone-a"])
+        #expect(engine.allocate(for: node("x")).podCIDRs == ["10.0.1.0/24"])
+        #expect(engine.lastPassedOver.isEmpty)
     }
 }
 

@@ -59,6 +59,47 @@ final class Harness: @unchecked Sendable {
         }
     }
 
+    /// Runs the real kubectl against this server with its own KUBECACHEDIR: exit status and
+    /// output (stdout, then stderr). Nil when kubectl is not installed.
+    func kubectl(_ arguments: String...) throws -> (status: Int32, output: String)? {
+        let path = "/usr/bin/kubectl"
+        guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--kubeconfig", kubeconfigPath] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["KUBECACHEDIR"] = URL(fileURLWithPath: kubeconfigPath).deletingLastPathComponent().appendingPathComponent("kubectl-cache").path
+        process.environment = environment
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile() + errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: text, as: UTF8.self))
+    }
+
+    /// Waits (through a watch on Events) for an Event with this reason about the named object
+    /// that satisfies `predicate`, and returns it.
+    @discardableResult
+    func waitForEvent(reason: String, about name: String, timeout: Duration = .seconds(20),
+                      _ predicate: @escaping @Sendable (Event) -> Bool = { _ in true }) async throws -> Event {
+        let wanted: @Sendable (Event) -> Bool = { $0.reason == reason && $0.involvedObject.name == name && predicate($0) }
+        let seen = Collector<Event>()
+        let informer = Informer<Event, Event>(client: client, resource: .coreEvents, options: .init(namespace: "default"), transform: { $0 }) { event in
+            switch event {
+            case .added(let object), .updated(_, let object), .resync(let object): seen.push(object)
+            case .deleted: break
+            }
+        }
+        let task = Task { await informer.run() }
+        defer { task.cancel() }
+        await informer.waitForSync()
+        if let found = informer.list().first(where: wanted) { return found }
+        return try await seen.next(timeout: timeout, where: wanted)
+    }
+
     func startController(_ configuration: ControllerConfiguration = ControllerConfiguration(statusDelay: .milliseconds(20)),
                          metrics: any ControllerMetrics = NoMetrics()) async -> IPAMController {
         var logger = Logger(label: "test") { StreamLogHandler.standardError(label: $0) }

@@ -310,7 +310,7 @@ import TestSupport
             try await h.createPool("p", ipv4: "10.1.0.0/24", hostBits: 4)
             try await h.createNode("n0")
             try await h.createNode("n1")
-            try await h.waitForPool("p") { $0?.status?.ipv4?.allocated == "2" }
+            try await h.waitForPool("p") { $0?.status?.ipv4?.allocated == 2 }
             let statusWrites = h.server.audit.entries().filter { $0.resource == "clustercidrs" && $0.subresource == "status" }
             #expect(!statusWrites.isEmpty && statusWrites.allSatisfy { $0.verb == "patch" }, "status is merge-patched, without a precondition")
             let conflicts = h.client.metrics.snapshot().requests.filter { $0.key.code == 409 }

@@ -57,10 +57,23 @@ def test_crd_identity(crd):
     assert (version["name"], version["served"], version["storage"]) == ("v1", True, True)
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
-    assert list(columns) == ["PerNodeHostBits", "IPv4", "IPv6", "Allocated", "Age"]
+    assert list(columns) == ["State", "PerNodeHostBits", "IPv4", "IPv6", "IPv4 Used", "IPv6 Used", "Age",
+                             "Nodes", "IPv4 Free", "IPv6 Free", "Message"]
+    assert columns["State"]["jsonPath"] == ".status.state"
     assert columns["PerNodeHostBits"]["jsonPath"] == ".spec.perNodeHostBits"
-    assert columns["Allocated"]["jsonPath"] == ".status.usage"
+    assert columns["IPv4 Used"]["jsonPath"] == ".status.ipv4.usage"
+    assert columns["IPv6 Used"]["jsonPath"] == ".status.ipv6.usage"
     assert columns["Age"] == {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+    # -o wide only (priority 1): everything after Age.
+    assert [c.get("priority", 0) for c in columns.values()] == [0] * 7 + [1] * 4
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+    assert status["state"]["enum"] == ["Ready", "Exhausted", "Invalid", "Terminating"]
+    for family in ("ipv4", "ipv6"):
+        counts = status[family]["properties"]
+        # allocated counts nodes: an integer; total and free may exceed 2^63: strings, said in the description.
+        assert counts["allocated"]["type"] == "integer"
+        assert counts["total"]["type"] == counts["free"]["type"] == "string"
+        assert "2^63" in counts["total"]["description"]
 
 
 def test_reference_rules_are_kept_verbatim(schema):

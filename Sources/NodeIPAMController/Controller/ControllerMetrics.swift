@@ -47,4 +47,8 @@ enum EventReason {
     static let clusterCIDRInvalid = "ClusterCIDRInvalid"
     /// The ClusterCIDR is being deleted but nodes still hold its ranges.
     static let clusterCIDRTerminating = "ClusterCIDRWaitingForNodes"
+    /// The ClusterCIDR's spec differs from the one accepted for it; it allocates no more.
+    static let clusterCIDRSpecChanged = "ClusterCIDRSpecChanged"
+    /// The node got its ranges from a fallback pool because the pools that suit it better are full.
+    static let fallbackClusterCIDR = "FallbackClusterCIDR"
 }

@@ -76,8 +76,15 @@ actor IPAMController {
     private var pending: Set<String> = []
     /// Last problem reported per node, so unchanged problems do not produce new log lines.
     private var reported: [String: String] = [:]
-    /// Pool name → last definition registered (to tell unchanged from replaced).
+    /// Pool name → the validation errors last reported for it (reported once per change).
     private var invalidPools: [String: String] = [:]
+    /// Pool name → the spec accepted for it, as written in its annotation: what its ranges
+    /// and counts follow, whatever its spec says now.
+    private var acceptedSpecs: [String: AcceptedClusterCIDRSpec] = [:]
+    /// Pool name → the change of its spec last reported (a Warning once per change).
+    private var specChanges: [String: ClusterCIDRSpecChange] = [:]
+    /// Terminating pools whose wait for their nodes was announced by an Event.
+    private var waitingPools: Set<String> = []
     /// When each pool's status was last written (for `statusInterval`).
     private var statusWritten: [String: ContinuousClock.Instant] = [:]
     /// The uid of the Node object each reservation was made for or adopted from: a node
@@ -227,13 +234,17 @@ actor IPAMController {
         // ranges. Those get the finalizer first, below, before any worker runs.
         var unprotected: [String] = []
         for pool in poolInformer.list() {
-            guard let definition = try? pool.poolDefinition() else { continue }
             guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else {
                 if pool.metadata.deletionTimestamp == nil { unprotected.append(pool.name) }
                 continue
             }
+            // The spec accepted when the finalizer was written (its annotation), not the spec as
+            // it reads now: a change admission let through never re-counts or moves a node.
+            let accepted = acceptedSpec(of: pool)
+            guard let definition = try? pool.withSpec(accepted).poolDefinition() else { continue }
             engine.upsertPool(definition)
             if pool.metadata.deletionTimestamp != nil { engine.setTerminating(pool.name) }
+            if let accepted, ClusterCIDRSpecChange(accepted: accepted, current: pool.spec) != nil { engine.setSuspended(pool.name) }
         }
         var adopted = 0
         for node in nodeInformer.list() where !node.podCIDRs.isEmpty {
@@ -283,6 +294,7 @@ actor IPAMController {
             metrics.setPendingNodes(pending.count)
             if case .allocated = outcome, let pool = reservation.pool {
                 let skipped = engine.lastSkippedBlocks
+                let passedOver = engine.lastPassedOver
                 for range in reservation.ranges {
                     let cidr = poolCIDR(pool, range.family)
                     metrics.allocated(name: pool, cidr: cidr, count: 1)
@@ -290,19 +302,20 @@ actor IPAMController {
                     metrics.allocationTries(name: pool, cidr: cidr, tries: Int(clamping: tries))
                 }
                 schedulePoolStatus(pool)
+                if !passedOver.isEmpty {
+                    await reportExhaustedPools(passedOver)
+                    let message = "Node \(name) is given \(reservation.podCIDRs.joined(separator: ", ")) from ClusterCIDR \(pool), a fallback: "
+                        + "the ClusterCIDRs that suit it better are full (\(passedOver.map(\.description).joined(separator: "; ")))"
+                    logger.info("\(message)", metadata: ["node": "\(name)", "clusterCIDR": "\(pool)", "reason": "\(EventReason.fallbackClusterCIDR)"])
+                    await recordEvent(node, .normal, EventReason.fallbackClusterCIDR, message)
+                }
             }
             return await write(reservation, to: node)
-        case .noMatchingPool, .onlyTerminatingPools, .exhausted:
+        case .noMatchingPool, .onlyClosedPools, .exhausted:
             let isNew = !pending.contains(name)
             pending.insert(name)
             metrics.setPendingNodes(pending.count)
-            if case .exhausted(_, let pools) = outcome {
-                for exhaustion in pools where exhaustedPools.insert(exhaustion.pool).inserted {
-                    schedulePoolStatus(exhaustion.pool)
-                    await recordPoolEvent(exhaustion.pool, .warning, EventReason.cidrNotAvailable,
-                                          "\(exhaustion.description): nodes it selects wait until a range is freed or another ClusterCIDR selects them")
-                }
-            }
+            if case .exhausted(_, let pools) = outcome { await reportExhaustedPools(pools) }
             await report(node, type: .warning, reason: EventReason.cidrNotAvailable,
                          message: "Node \(name) status is now: \(EventReason.cidrNotAvailable): \(outcome)", log: isNew)
             // No retry loop: the node is woken when a pool is added or changed, or a range frees up.
@@ -310,10 +323,19 @@ actor IPAMController {
         }
     }
 
+    /// A Warning on each pool found full, once per exhaustion (not per waiting node or wake-up).
+    private func reportExhaustedPools(_ pools: [PoolExhaustion]) async {
+        for exhaustion in pools where exhaustedPools.insert(exhaustion.pool).inserted {
+            schedulePoolStatus(exhaustion.pool)
+            await recordPoolEvent(exhaustion.pool, .warning, EventReason.cidrNotAvailable,
+                                  "\(exhaustion.description): nodes it selects wait until a range is freed or another ClusterCIDR selects them")
+        }
+    }
+
     /// Whether a pending reservation of this pool may still be written.
     private func allocates(_ pool: String?) -> Bool {
-        guard let pool, engine.pool(named: pool) != nil else { return false }
-        return !engine.isTerminating(pool)
+        guard let pool else { return false }
+        return engine.allocates(pool)
     }
 
     private func poolCIDR(_ pool: String, _ family: IPFamily) -> String {
@@ -469,7 +491,7 @@ actor IPAMController {
     }
 
     private func recordPoolEvent(_ pool: String, _ type: EventRecorder.EventType, _ reason: String, _ message: String) async {
-        logger.warning("\(message)", metadata: ["clusterCIDR": "\(pool)", "reason": "\(reason)"])
+        logger.log(level: type == .warning ? .warning : .info, "\(message)", metadata: ["clusterCIDR": "\(pool)", "reason": "\(reason)"])
         let subject = EventRecorder.Subject(apiVersion: ClusterCIDR.apiVersion, kind: ClusterCIDR.kind, name: pool,
                                             uid: poolInformer.get(pool)?.metadata.uid)
         if await recorder.record(subject, type: type, reason: reason, message: message) {
@@ -509,21 +531,27 @@ actor IPAMController {
             statusWritten[name] = nil
             return false
         }
+        // The spec accepted for this object (what its nodes were counted under) when there is
+        // one; else the spec as it reads now, accepted below together with the finalizer.
+        let spec = acceptedSpec(of: pool) ?? pool.spec
         let definition: PoolDefinition
         do throws(InvalidClusterCIDR) {
-            definition = try pool.poolDefinition()
+            definition = try pool.withSpec(spec).poolDefinition()
         } catch {
             return await markInvalid(pool, error)
         }
+        guard let spec else { return false } // a pool without spec fails validation above
         invalidPools[name] = nil
+        let change = ClusterCIDRSpecChange(accepted: spec, current: pool.spec)
         if pool.metadata.deletionTimestamp != nil {
-            return await syncTerminating(pool, definition)
+            return await syncTerminating(pool, definition, change)
         }
-        if !pool.metadata.hasFinalizer(ClusterCIDR.finalizer) {
-            var updated = pool
-            updated.metadata.finalizers = (pool.metadata.finalizers ?? []) + [ClusterCIDR.finalizer]
+        // The finalizer and the accepted spec are written in one update (with the object's
+        // resourceVersion: a spec changed meanwhile makes it fail, and the new spec is read).
+        let accepted = pool.accepting(spec)
+        if accepted.metadata != pool.metadata {
             do {
-                _ = try await client.update(.clusterCIDRs, name: name, updated)
+                _ = try await client.update(.clusterCIDRs, name: name, accepted)
             } catch let error as APIError where error.isConflict || error.isNotFound {
                 return !error.isNotFound
             } catch {
@@ -532,20 +560,54 @@ actor IPAMController {
                 return true
             }
         }
+        acceptedSpecs[name] = AcceptedClusterCIDRSpec(uid: pool.metadata.uid ?? "", spec: spec)
         switch engine.upsertPool(definition) {
         case .added, .replaced:
+            // Replaced only by a new object under the same name: the accepted definition of one
+            // object never changes.
             exhaustedPools.remove(name)
-            logger.info("ClusterCIDR registered", metadata: ["clusterCIDR": "\(name)", "ipv4": "\(pool.spec?.ipv4 ?? "")", "ipv6": "\(pool.spec?.ipv6 ?? "")"])
+            logger.info("ClusterCIDR registered", metadata: ["clusterCIDR": "\(name)", "ipv4": "\(spec.ipv4 ?? "")", "ipv6": "\(spec.ipv6 ?? "")"])
             // A new pool serves waiting nodes at once, and may take over unassociated ranges.
             wakePendingNodes()
             nodeQueue.add(contentsOf: engine.allReservations.filter { $0.pool == nil }.map(\.node))
         case .unchanged:
             break
         }
-        return await writeStatus(pool, definition: definition, terminating: false)
+        await suspendIfChanged(pool, change)
+        return await writeStatus(pool, terminating: false, change: change)
     }
 
-    private func syncTerminating(_ pool: ClusterCIDR, _ definition: PoolDefinition) async -> Bool {
+    /// The spec accepted for this object: remembered by this process, else recorded in the
+    /// annotation of an object that carries our finalizer, else (a pool protected by a version
+    /// that wrote no annotation) its spec as it reads now. Nil for a pool not yet accepted.
+    private func acceptedSpec(of pool: ClusterCIDR) -> ClusterCIDRSpec? {
+        let uid = pool.metadata.uid ?? ""
+        if let remembered = acceptedSpecs[pool.name], remembered.uid == uid { return remembered.spec }
+        guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else { return nil }
+        return pool.acceptedSpec?.spec ?? pool.spec
+    }
+
+    /// A pool whose spec differs from the accepted one allocates no more (its nodes keep their
+    /// ranges, counted under the accepted spec) and says so once per change; a spec restored
+    /// to the accepted one allocates again.
+    private func suspendIfChanged(_ pool: ClusterCIDR, _ change: ClusterCIDRSpecChange?) async {
+        let name = pool.name
+        let wasSuspended = !engine.allocates(name) && !engine.isTerminating(name)
+        engine.setSuspended(name, change != nil)
+        guard let change else {
+            if specChanges.removeValue(forKey: name) != nil || wasSuspended {
+                logger.info("ClusterCIDR spec is the accepted one again; allocating", metadata: ["clusterCIDR": "\(name)"])
+                wakePendingNodes()
+            }
+            return
+        }
+        guard specChanges[name] != change else { return }
+        specChanges[name] = change
+        let message = "ClusterCIDR \(name): " + change.description(nodes: engine.associatedNodeCount(of: name))
+        await recordPoolEvent(name, .warning, EventReason.clusterCIDRSpecChanged, message)
+    }
+
+    private func syncTerminating(_ pool: ClusterCIDR, _ definition: PoolDefinition, _ change: ClusterCIDRSpecChange?) async -> Bool {
         let name = pool.name
         guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else {
             forgetPool(name)
@@ -576,8 +638,15 @@ actor IPAMController {
         if holders > 0 {
             logger.info("ClusterCIDRSet \(name) marked as terminating, won't be deleted until all associated nodes are deleted",
                         metadata: ["nodes": "\(holders)"])
+            if waitingPools.insert(name).inserted {
+                let names = engine.associatedNodes(of: name)
+                await recordPoolEvent(name, .normal, EventReason.clusterCIDRTerminating,
+                                      "ClusterCIDR \(name) is being deleted and allocates no more; "
+                                      + ClusterCIDRStatus.holdersPhrase(nodes: holders, holders: Array(names))
+                                      + " still hold its ranges, and its finalizer stays until they are deleted")
+            }
             // Re-queued when one of its nodes releases its range; no backoff loop.
-            return await writeStatus(pool, definition: definition, terminating: true)
+            return await writeStatus(pool, terminating: true, change: change)
         }
         var updated = pool
         updated.metadata.finalizers = (pool.metadata.finalizers ?? []).filter { $0 != ClusterCIDR.finalizer }
@@ -598,6 +667,9 @@ actor IPAMController {
         let nodes = engine.removePool(named: name)
         metrics.removePool(name: name)
         exhaustedPools.remove(name)
+        waitingPools.remove(name)
+        specChanges[name] = nil
+        acceptedSpecs[name] = nil
         nodeQueue.add(contentsOf: nodes)
     }
 
@@ -611,11 +683,8 @@ actor IPAMController {
         }
         let firstTime = invalidPools[name] != message
         invalidPools[name] = message
-        var status = pool.status ?? ClusterCIDRStatus()
-        let now = KubeTime.seconds()
-        status.setCondition(.invalid, true, reason: ClusterCIDRConditionReason.invalidSpec, message: message, observedGeneration: pool.metadata.generation, now: now)
-        status.setCondition(.ready, false, reason: ClusterCIDRConditionReason.invalidSpec, message: message, observedGeneration: pool.metadata.generation, now: now)
-        status.observedGeneration = pool.metadata.generation
+        let status = ClusterCIDRStatus.compose(previous: pool.status, generation: pool.metadata.generation, families: [], nodes: 0,
+                                               terminating: false, problem: .invalidSpec(message: message), now: KubeTime.seconds())
         if firstTime {
             logger.warning("invalid ClusterCIDR", metadata: ["clusterCIDR": "\(name)", "error": "\(message)"])
             let subject = EventRecorder.Subject(apiVersion: ClusterCIDR.apiVersion, kind: ClusterCIDR.kind, name: name, uid: pool.metadata.uid)
@@ -628,39 +697,19 @@ actor IPAMController {
         return false
     }
 
-    private func writeStatus(_ pool: ClusterCIDR, definition: PoolDefinition, terminating: Bool) async -> Bool {
+    /// Writes the status `ClusterCIDRStatus.compose` makes of the engine's figures, when it
+    /// differs from the one the object has.
+    private func writeStatus(_ pool: ClusterCIDR, terminating: Bool, change: ClusterCIDRSpecChange?) async -> Bool {
         let stats = engine.statistics(of: pool.name)
-        var status = pool.status ?? ClusterCIDRStatus()
-        let generation = pool.metadata.generation
         for family in stats {
-            let familyStatus = ClusterCIDRFamilyStatus(
-                cidr: family.prefix.description, perNodeHostBits: Int32(family.family.bitWidth - family.nodePrefixLength),
-                total: String(family.total), allocated: String(family.allocated), free: String(family.free))
-            if family.family == .ipv4 { status.ipv4 = familyStatus } else { status.ipv6 = familyStatus }
             metrics.poolFamily(name: pool.name, statistics: family)
         }
-        if definition.ipv4 == nil { status.ipv4 = nil }
-        if definition.ipv6 == nil { status.ipv6 = nil }
-        status.usage = ClusterCIDRStatus.usage(ipv4: status.ipv4, ipv6: status.ipv6)
-        status.nodes = engine.associatedNodeCount(of: pool.name)
-        status.observedGeneration = generation
-        let now = KubeTime.seconds()
-        let exhausted = stats.filter { $0.free == 0 }
-        status.setCondition(.invalid, false, reason: ClusterCIDRConditionReason.validSpec, message: "The spec is valid.", observedGeneration: generation, now: now)
-        if terminating {
-            let message = "Being deleted: \(status.nodes ?? 0) node(s) still hold ranges from this pool; it allocates no more."
-            status.setCondition(.terminating, true, reason: ClusterCIDRConditionReason.waitingForNodes, message: message, observedGeneration: generation, now: now)
-            status.setCondition(.ready, false, reason: ClusterCIDRConditionReason.waitingForNodes, message: message, observedGeneration: generation, now: now)
-        } else {
-            status.setCondition(.terminating, false, reason: ClusterCIDRConditionReason.notTerminating, message: "Not being deleted.", observedGeneration: generation, now: now)
-            status.setCondition(.ready, true, reason: ClusterCIDRConditionReason.poolRegistered, message: "The pool allocates node ranges.", observedGeneration: generation, now: now)
-        }
-        if exhausted.isEmpty {
-            status.setCondition(.exhausted, false, reason: ClusterCIDRConditionReason.rangesFree, message: "Every family has free node ranges.", observedGeneration: generation, now: now)
-        } else {
-            status.setCondition(.exhausted, true, reason: ClusterCIDRConditionReason.noFreeRanges,
-                                message: "No free node range left in \(exhausted.map { $0.prefix.description }.joined(separator: ", ")).", observedGeneration: generation, now: now)
-        }
+        let nodes = engine.associatedNodeCount(of: pool.name)
+        // Names only where the message shows them (walking every node costs).
+        let holders = terminating && nodes > 0 ? Array(engine.associatedNodes(of: pool.name)) : []
+        let status = ClusterCIDRStatus.compose(previous: pool.status, generation: pool.metadata.generation, families: stats, nodes: nodes,
+                                               holders: holders, terminating: terminating, problem: change.map(ClusterCIDRProblem.specChanged),
+                                               now: KubeTime.seconds())
         if status == pool.status { return false }
         return await putStatus(pool, status)
     }

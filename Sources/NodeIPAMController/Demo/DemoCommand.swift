@@ -168,16 +168,16 @@ enum DemoCommand {
         // the controller has written every pool's status for the allocations above.
         let pools = await currentPoolStatuses(client: client, controller: controller, timeout: .seconds(10))
         print("")
-        print(pad("CLUSTERCIDR", 30) + pad("FAMILY", 7) + pad("CIDR", 20) + pad("PER NODE", 9) + pad("ALLOCATED", 10) + pad("FREE", 12) + pad("TOTAL", 12) + "CONDITIONS")
+        print(pad("CLUSTERCIDR", 30) + pad("FAMILY", 7) + pad("CIDR", 20) + pad("PER NODE", 9) + pad("ALLOCATED", 10) + pad("FREE", 12) + pad("TOTAL", 12) + "STATE")
         for pool in pools.sorted(by: { $0.name < $1.name }) {
             let status = pool.status
-            let conditions = (status?.conditions ?? []).filter { $0.status == Condition.statusTrue }.map(\.type).joined(separator: ",")
+            let state = status?.state ?? "-"
             let families = [status?.ipv4.map { ("IPv4", $0) }, status?.ipv6.map { ("IPv6", $0) }].compactMap { $0 }
-            if families.isEmpty { print(pad(pool.name, 30) + pad("-", 7) + pad("(no status)", 73) + conditions) }
+            if families.isEmpty { print(pad(pool.name, 30) + pad("-", 7) + pad("(no status)", 73) + state) }
             for (family, value) in families {
                 let perNode = value.perNodeHostBits.map { "/\((family == "IPv4" ? 32 : 128) - Int($0))" } ?? "-"
-                print(pad(pool.name, 30) + pad(family, 7) + pad(value.cidr, 20) + pad(perNode, 9) + pad(value.allocated, 10)
-                      + pad(value.free, 12) + pad(value.total, 12) + conditions)
+                print(pad(pool.name, 30) + pad(family, 7) + pad(value.cidr, 20) + pad(perNode, 9) + pad(String(value.allocated), 10)
+                      + pad(value.free, 12) + pad(value.total, 12) + state)
             }
         }
         print("")
@@ -234,7 +234,7 @@ enum DemoCommand {
             guard pool.metadata.hasFinalizer(ClusterCIDR.finalizer) else { return false }
             for family in statistics {
                 let written = family.family == .ipv4 ? status.ipv4 : status.ipv6
-                guard written?.allocated == String(family.allocated), written?.free == String(family.free) else { return false }
+                guard written.map({ String($0.allocated) }) == String(family.allocated), written?.free == String(family.free) else { return false }
             }
         }
         return true
