@@ -49,5 +49,8 @@ echo "==> fault soak: 3 replicas, leader election, API and process faults (hack/
 # 20 seeded schedules of about 10 s each; the time budget only guards CI against a slow machine.
 python3 hack/soak.py --bin "$bin" --seeds "${SOAK_SEEDS:-20}" --minutes 8
 
+echo "==> fuzzing: watch lines, LIST pages, kubeconfigs, manifests, ClusterCIDRs, CIDRs (hack/fuzz.sh, Fuzz/README.md)"
+bash hack/fuzz.sh
+
 echo "==> swift test"
 swift test 2>&1
