@@ -163,6 +163,7 @@ import Testing
         ("clusters: [1, 2", "not valid"),
         ("clusters: {name: c}", "not a valid kubeconfig"),
         ("current-context: x\nclusters: [{name: c, cluster: {server: 'x:1'}}]\ncontexts: [{name: x, context: {cluster: c}}]\n", "is not an http(s) URL"),
+        ("current-context: x\nclusters: [{name: c, cluster: {server: 'https://'}}]\ncontexts: [{name: x, context: {cluster: c}}]\n", "server \"https://\" is not an http(s) URL"),
     ])
     func brokenKubeconfigsNameTheProblem(text: String, expected: String) throws {
         let path = try write("broken-\(abs(text.hashValue))", text)

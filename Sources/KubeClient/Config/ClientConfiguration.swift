@@ -114,7 +114,8 @@ public struct ClientConfiguration: Sendable, Hashable {
         guard let server = cluster.server, !server.isEmpty else {
             throw ConfigurationError("\(where_): cluster \"\(clusterName)\" has no server")
         }
-        guard server.hasPrefix("https://") || server.hasPrefix("http://") else {
+        // A host too: "https://" alone passed, and dropping its trailing "/" left "https:/".
+        guard server.hasPrefix("https://") || server.hasPrefix("http://"), let host = URLComponents(string: server)?.host, !host.isEmpty else {
             throw ConfigurationError("\(where_): cluster \"\(clusterName)\" server \"\(server)\" is not an http(s) URL")
         }
         var tls = TLSConfiguration(insecureSkipVerify: cluster.insecureSkipTLSVerify ?? false, serverName: cluster.tlsServerName)
