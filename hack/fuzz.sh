@@ -71,12 +71,13 @@ for target in "${targets[@]}"; do
   ms=$(( ($(date +%s%N) - started) / 1000000 ))
   seconds="$((ms / 1000)).$(( ms % 1000 / 100 ))"
   executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  used_seed=$(sed -n 's/^INFO: Seed: *//p' "$log" | head -1)   # the one libFuzzer drew when FUZZ_SEED=0
   if [ "$status" -eq 0 ]; then
-    printf 'fuzz %-17s ok      %8s executions in %5s s (seed %s)\n' "$target" "${executed:-?}" "$seconds" "$seed"
+    printf 'fuzz %-17s ok      %8s executions in %5s s (seed %s)\n' "$target" "${executed:-?}" "$seconds" "${used_seed:-$seed}"
   else
     failed=1
     artifact=$(sed -n 's/.*Test unit written to //p' "$log" | tail -1)
-    printf 'fuzz %-17s FAILED  %8s executions in %5s s (seed %s), exit %s\n' "$target" "${executed:-?}" "$seconds" "$seed" "$status"
+    printf 'fuzz %-17s FAILED  %8s executions in %5s s (seed %s), exit %s\n' "$target" "${executed:-?}" "$seconds" "${used_seed:-$seed}" "$status"
     # What went wrong, without the stack addresses.
     grep -E "fuzz check failed|Fatal error|ERROR: libFuzzer|SUMMARY|ERROR: AddressSanitizer" "$log" | head -5 | sed 's/^/    /'
     if [ -n "$artifact" ]; then
