@@ -108,6 +108,9 @@ private let curlGlobalInit: Void = {
 public final class CurlTransport: Sendable {
     public let configuration: TransportConfiguration
     private let queue: JobQueue
+    /// Threads still running (workers and streams), so that `shutdown` can wait for them:
+    /// a process that exits while a thread is inside libcurl crashes in OpenSSL's freed state.
+    private let threads = LiveThreads()
 
     public init(configuration: TransportConfiguration) {
         _ = curlGlobalInit
@@ -116,9 +119,14 @@ public final class CurlTransport: Sendable {
         for index in 0..<configuration.concurrency {
             let queue = self.queue
             let configuration = configuration
+            let threads = self.threads
+            threads.started(nil)
             let thread = Thread {
                 let handle = curl_easy_init()
-                defer { curl_easy_cleanup(handle) }
+                defer {
+                    curl_easy_cleanup(handle)
+                    threads.ended(nil)
+                }
                 while let job = queue.next() {
                     let result = CurlTransport.perform(handle, job.request, job.transfer, configuration, streaming: false)
                     switch result {
@@ -138,8 +146,13 @@ public final class CurlTransport: Sendable {
         queue.close()
     }
 
-    /// Stops the worker threads once queued requests are done.
-    public func shutdown() { queue.close() }
+    /// Stops the worker threads once queued requests are done, aborts open streams, and waits
+    /// (up to `timeout`) until every thread has left libcurl, so the process can exit safely.
+    public func shutdown(timeout: Duration = .seconds(3)) {
+        queue.close()
+        threads.cancelStreams()
+        threads.waitUntilNone(timeout: timeout)
+    }
 
     /// Sends a request and collects the whole response.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -163,9 +176,14 @@ public final class CurlTransport: Sendable {
         let transfer = Transfer(onPart: { continuation.yield($0) })
         continuation.onTermination = { _ in transfer.cancelled.store(true, ordering: .relaxed) }
         let configuration = self.configuration
+        let threads = self.threads
+        threads.started(transfer)
         let thread = Thread {
             let handle = curl_easy_init()
-            defer { curl_easy_cleanup(handle) }
+            defer {
+                curl_easy_cleanup(handle)
+                threads.ended(transfer)
+            }
             let result = CurlTransport.perform(handle, request, transfer, configuration, streaming: true)
             switch result {
             case .success:
@@ -305,6 +323,42 @@ public final class CurlTransport: Sendable {
         guard let newURL = rewritten.string else { return nil }
         let target = host.contains(":") ? "[\(host)]" : host
         return (newURL, "\(serverName):\(port):\(target):\(port)")
+    }
+}
+
+/// The transport's running threads, and the transfers of its streams (to abort at shutdown).
+private final class LiveThreads: @unchecked Sendable { // NSCondition: waiting with a timeout
+    private let condition = NSCondition()
+    private var count = 0
+    private var streams: [ObjectIdentifier: Transfer] = [:]
+
+    func started(_ stream: Transfer?) {
+        condition.lock()
+        count += 1
+        if let stream { streams[ObjectIdentifier(stream)] = stream }
+        condition.unlock()
+    }
+
+    func ended(_ stream: Transfer?) {
+        condition.lock()
+        count -= 1
+        if let stream { streams[ObjectIdentifier(stream)] = nil }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func cancelStreams() {
+        condition.lock()
+        let open = Array(streams.values)
+        condition.unlock()
+        for transfer in open { transfer.cancelled.store(true, ordering: .relaxed) }
+    }
+
+    func waitUntilNone(timeout: Duration) {
+        let deadline = Date().addingTimeInterval(timeout.inSeconds)
+        condition.lock()
+        while count > 0 && condition.wait(until: deadline) {}
+        condition.unlock()
     }
 }
 
