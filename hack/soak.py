@@ -108,12 +108,34 @@ class Soak:
         lines.append(f"replay: python3 hack/soak.py --bin {self.args.bin} --seed-start {self.seed} --seeds 1 -v")
         raise Violation("\n".join(lines))
 
+    def request(self, method, path, body=None, **kw):
+        """The driver's own request. A connection the server reset is retried (a fresh
+        connection each time); if the server process is gone, that is the failure reported."""
+        for attempt in range(4):
+            try:
+                return self.api.request(method, path, body, **kw)
+            except (ConnectionError, OSError) as error:
+                if self.server.proc.poll() is not None:
+                    raise SystemExit(f"LocalAPIServer exited ({self.server.proc.returncode}) during {method} {path}:\n"
+                                     + self.server.log_path.read_text(errors="replace")[-3000:])
+                self.log(f"driver: {method} {path}: {error}; retrying")
+                self.api.close()
+                self.api = benchlib.Api(self.server.url)
+                time.sleep(0.05 * (attempt + 1))
+        return self.api.request(method, path, body, **kw)
+
+    def must(self, method, path, body=None, ok=(200, 201)):
+        status, parsed = self.request(method, path, body)
+        if status not in ok:
+            raise SystemExit(f"{method} {path}: {status} {str(parsed)[:500]}")
+        return parsed
+
     def start(self):
         self.server = benchlib.LocalAPIServer(pathlib.Path(self.args.bin) / "local-apiserver", self.workdir, "apiserver",
                                               history=self.args.history, extra=["--audit", "--bookmark-interval", "1000"])
         self.api = benchlib.Api(self.server.url)
         crd = yaml.safe_load((ROOT / "config" / "crd" / "networking.x-k8s.io_clustercidrs.yaml").read_text())
-        self.api.must("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        self.must("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
         self.controllers = [None, None, None]
         for i in range(3):
             self.launch(i)
@@ -133,7 +155,7 @@ class Soak:
         self.server.stop()
 
     def lease_holder(self):
-        status, lease = self.api.request("GET", LEASE)
+        status, lease = self.request("GET", LEASE)
         return (lease.get("spec") or {}).get("holderIdentity") or "" if status == 200 else ""
 
     # ------------------------------------------------------------ operations
@@ -146,8 +168,13 @@ class Soak:
 
     def create_node(self, name):
         zone = self.rng.choice(ZONES)
-        status, body = self.api.request("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
+        status, body = self.request("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node",
                                                                   "metadata": {"name": name, "labels": {"zone": zone}}})
+        if status == 409:
+            # A retried POST whose first attempt was applied: read what exists.
+            status, body = self.request("GET", f"/api/v1/nodes/{name}")
+            if status == 200 and (body["metadata"].get("labels") or {}).get("zone") == zone and name not in self.node_uid:
+                status = 201
         if status == 201:
             uid = body["metadata"]["uid"]
             self.node_uid[name] = uid
@@ -159,7 +186,7 @@ class Soak:
         if not self.node_uid:
             return
         name = self.rng.choice(sorted(self.node_uid))
-        status, _ = self.api.request("DELETE", f"/api/v1/nodes/{name}")
+        status, _ = self.request("DELETE", f"/api/v1/nodes/{name}")
         if status in (200, 202):
             del self.node_uid[name]
             self.log(f"delete node {name}")
@@ -173,7 +200,7 @@ class Soak:
             return
         name = self.rng.choice(sorted(self.node_uid))
         zone = self.rng.choice(ZONES)
-        status, body = self.api.request("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": {"zone": zone}}},
+        status, body = self.request("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": {"zone": zone}}},
                                         content_type="application/merge-patch+json")
         if status == 200:
             self.label_history[body["metadata"]["uid"]].append((int(body["metadata"]["resourceVersion"]), zone))
@@ -194,8 +221,12 @@ class Soak:
                 spec[family] = template[family]
         if template["zone"]:
             spec["nodeSelector"] = {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": [template["zone"]]}]}]}
-        status, body = self.api.request("POST", CC, {"apiVersion": "networking.x-k8s.io/v1", "kind": "ClusterCIDR",
+        status, body = self.request("POST", CC, {"apiVersion": "networking.x-k8s.io/v1", "kind": "ClusterCIDR",
                                                      "metadata": {"name": name}, "spec": spec})
+        if status == 409:
+            # A retried POST whose first attempt was applied (names are never reused).
+            status, body = self.request("GET", f"{CC}/{name}")
+            status = 201 if status == 200 else status
         if status == 201:
             self.slot_pool[slot] = name
             self.pool_slot[name] = slot
@@ -208,7 +239,7 @@ class Soak:
             return
         slot = self.rng.choice(sorted(self.slot_pool))
         name = self.slot_pool[slot]
-        status, _ = self.api.request("DELETE", f"{CC}/{name}")
+        status, _ = self.request("DELETE", f"{CC}/{name}")
         if status in (200, 202, 404):
             self.log(f"delete ClusterCIDR {name}")
             self.counts["pool delete"] += 1
@@ -233,10 +264,10 @@ class Soak:
             rule.update(verb="watch", action="cutWatch", afterEvents=self.rng.randint(0, 5), expire=self.rng.random() < 0.5)
             rule["resource"] = self.rng.choice(["nodes", "clustercidrs"])
         if kind in ("expireWatch", "closeWatches"):
-            self.api.must("POST", "/_local/watches/close" + ("?expire=true" if kind == "expireWatch" else ""), ok=(200,))
+            self.must("POST", "/_local/watches/close" + ("?expire=true" if kind == "expireWatch" else ""), ok=(200,))
             self.log(f"fault: {'410 Expired in' if kind == 'expireWatch' else 'cut'} every open watch")
         else:
-            self.api.must("POST", "/_local/faults", rule)
+            self.must("POST", "/_local/faults", rule)
             self.log(f"fault: {json.dumps(rule, sort_keys=True)}")
         self.counts[f"faults injected: {kind}"] += 1
 
@@ -303,7 +334,7 @@ class Soak:
     # ------------------------------------------------------------ invariants
 
     def read_audit(self):
-        status, body = self.api.request("GET", f"/_local/audit?since={self.audit_rv}")
+        status, body = self.request("GET", f"/_local/audit?since={self.audit_rv}")
         if status != 200:
             raise SystemExit(f"audit: {status} {body}")
         for e in body["items"]:
@@ -361,8 +392,8 @@ class Soak:
 
     def check_state(self):
         # Pools first, then nodes: a node in the later list held its range at the earlier one.
-        status, pools = self.api.request("GET", CC)
-        status2, nodes = self.api.request("GET", "/api/v1/nodes")
+        status, pools = self.request("GET", CC)
+        status2, nodes = self.request("GET", "/api/v1/nodes")
         if status != 200 or status2 != 200:
             return  # a fault hit the checker's own list; the next round reads again
         pool_rv = int(pools["metadata"]["resourceVersion"])
@@ -452,10 +483,10 @@ class Soak:
         return stale
 
     def settle(self):
-        _, fired = self.api.request("GET", "/_local/faults")
+        _, fired = self.request("GET", "/_local/faults")
         for kind, n in (fired or {}).get("fired", {}).items():
             self.counts[f"requests that met a fault: {kind}"] += n
-        self.api.request("DELETE", "/_local/faults")
+        self.request("DELETE", "/_local/faults")
         self.housekeeping(final=True)
         self.log("faults stopped; settling")
         deadline = time.monotonic() + self.args.settle
@@ -526,13 +557,13 @@ def measure_takeovers(args, trials):
                 killed = time.monotonic()
                 name = f"t{trial}"
                 zone = SLOTS[next(iter(soak.slot_pool))]["zone"] or "z0"
-                soak.api.must("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"zone": zone}}})
+                soak.must("POST", "/api/v1/nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"zone": zone}}})
                 took = served = None
                 while (took is None or served is None) and time.monotonic() - killed < 30:
                     now = time.monotonic()
                     if took is None and soak.lease_holder() not in ("", holder):
                         took = now - killed
-                    _, node = soak.api.request("GET", f"/api/v1/nodes/{name}")
+                    _, node = soak.request("GET", f"/api/v1/nodes/{name}")
                     if served is None and (node.get("spec") or {}).get("podCIDRs"):
                         served = now - killed
                     time.sleep(0.02)
@@ -540,7 +571,7 @@ def measure_takeovers(args, trials):
                     raise SystemExit(f"takeover trial {trial}: no takeover within 30 s (Lease {took}, node {served})")
                 lease_times.append(took)
                 node_times.append(served)
-                soak.api.must("DELETE", f"/api/v1/nodes/{name}", ok=(200, 202))
+                soak.must("DELETE", f"/api/v1/nodes/{name}", ok=(200, 202))
                 benchlib.stop_process(soak.controllers[leader].proc)
                 soak.controllers[leader].log.close()
                 soak.launch(leader)
@@ -575,8 +606,14 @@ def main():
                 passed += 1
                 print(f"seed {seed}: ok  ({sum(soak.checks.values())} invariant checks, {len(soak.ops)} operations, "
                       f"settled in {settles[-1]:.1f}s)", flush=True)
-            except Violation as v:
+            except (Violation, Exception, SystemExit) as v:
                 failed += 1
+                if not isinstance(v, Violation):
+                    import traceback
+                    print(f"ERROR seed={seed}: the driver failed: {v!r}\n{traceback.format_exc()}", flush=True)
+                    log = pathlib.Path(workdir) / "apiserver.log"
+                    if log.exists():
+                        print("--- tail of apiserver.log:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
                 print(str(v), flush=True)
                 for path in sorted(pathlib.Path(workdir).glob("c*.log")):
                     print(f"--- tail of {path.name}:\n" + "\n".join(path.read_text(errors="replace").splitlines()[-15:]))
