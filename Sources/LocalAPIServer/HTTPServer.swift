@@ -81,7 +81,12 @@ final class StreamWriter: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !finished else { return }
-        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buf)), promise: nil)
+        // Every write goes through the event loop's queue, in the order taken under the lock:
+        // a write made on the loop runs at once, one from another thread later, so mixing the
+        // two could put a chunk after the response's end (NIO traps on that; seen in the soak).
+        let channel = self.channel
+        let part = HTTPServerResponsePart.body(.byteBuffer(buf))
+        channel.eventLoop.execute { channel.writeAndFlush(part, promise: nil) }
     }
 
     /// Runs `cleanup` when the stream ends (immediately if it already has).
@@ -111,14 +116,16 @@ final class StreamWriter: @unchecked Sendable {
         finished = true
         let todo = cleanups
         cleanups = []
+        let keepAlive = self.keepAlive
+        let channel = self.channel
         if graceful {
-            let keepAlive = self.keepAlive
-            let channel = self.channel
-            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
+            channel.eventLoop.execute {
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
+                    if !keepAlive { channel.close(promise: nil) }
+                }
             }
         } else {
-            channel.close(promise: nil)
+            channel.eventLoop.execute { channel.close(promise: nil) }
         }
         lock.unlock()
         // Cleanups may take the store lock, and end() can run under it: run them later.
