@@ -437,13 +437,18 @@ class Soak:
 
     # ------------------------------------------------------------ settle
 
-    def unserved(self, live, nodes):
-        """Nodes without podCIDRs that a live pool selects and has room for."""
+    def held_by_slot(self, nodes):
+        """How many nodes hold ranges of each slot."""
         held = collections.Counter()
         for node in nodes:
             cidrs = (node.get("spec") or {}).get("podCIDRs") or []
             if cidrs and self.slot_of(cidrs[0]) is not None:
                 held[self.slot_of(cidrs[0])] += 1
+        return held
+
+    def unserved(self, live, nodes):
+        """Nodes without podCIDRs that a live pool selects and has room for."""
+        held = self.held_by_slot(nodes)
         out = []
         for node in nodes:
             if (node.get("spec") or {}).get("podCIDRs"):
@@ -465,11 +470,7 @@ class Soak:
 
     def stale_status(self, live, nodes):
         """Pools whose status does not count the nodes that hold their ranges."""
-        held = collections.Counter()
-        for node in nodes:
-            cidrs = (node.get("spec") or {}).get("podCIDRs") or []
-            if cidrs and self.slot_of(cidrs[0]) is not None:
-                held[self.slot_of(cidrs[0])] += 1
+        held = self.held_by_slot(nodes)
         stale = []
         for name, pool in live.items():
             if name not in self.pool_slot or pool["metadata"].get("deletionTimestamp"):
