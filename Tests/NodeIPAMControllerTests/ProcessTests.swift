@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import LocalAPIServer
 import Logging
+import ServiceSupport
 @testable import NodeIPAMController
 import Testing
 import TestSupport
@@ -16,33 +17,39 @@ import TestSupport
         settings.webserverBindAddress = "127.0.0.1:0"
         settings.leaderElectID = identity
         settings.leaderElectNamespace = "kube-system"
-        settings.leaseDuration = .seconds(3)
-        settings.renewDeadline = .seconds(2)
+        // Handovers in these tests come from a released Lease (retryPeriod), never from expiry,
+        // so a long deadline costs no time and a starved test machine does not lose the Lease.
+        settings.leaseDuration = .seconds(15)
+        settings.renewDeadline = .seconds(10)
         settings.retryPeriod = .milliseconds(200)
         settings.qps = 0
         return settings
     }
 
+    /// A logger that keeps the replica's errors, so a failed exit code says why.
+    func errorLogger(_ errors: Collector<String>, _ name: String) -> Logger {
+        let handler = IPAMLogHandler(label: name, format: .text, level: .error) { errors.push("\(name): \($0)") }
+        return Logger(label: name) { _ in handler }
+    }
+
     @Test func twoReplicasOneWritesAndTheOtherTakesOver() async throws {
         try await withHarness { h in
             try await h.createPool("p", ipv4: "10.0.0.0/16", hostBits: 8)
-            // A constant: with --sanitize=thread the compiler keeps a captured `var` in a shared
-            // box and then refuses to send it to two tasks (a region-isolation error).
-            let logger = { var logger = Logger(label: "test"); logger.logLevel = .critical; return logger }()
+            let errors = Collector<String>()
             let started = Collector<String>()
             let stopA = ShutdownTrigger(), stopB = ShutdownTrigger()
-            let a = Task { try await RunCommand.run(settings(h, identity: "a"), environment: [:], logger: logger, shutdown: stopA) { controller, _ in
+            let a = Task { try await RunCommand.run(settings(h, identity: "a"), environment: [:], logger: errorLogger(errors, "a"), shutdown: stopA) { controller, _ in
                 Task { await controller.waitUntilReady(); started.push("a") }
             } }
             #expect(try await started.next { _ in true } == "a")
-            let b = Task { try await RunCommand.run(settings(h, identity: "b"), environment: [:], logger: logger, shutdown: stopB) { controller, _ in
+            let b = Task { try await RunCommand.run(settings(h, identity: "b"), environment: [:], logger: errorLogger(errors, "b"), shutdown: stopB) { controller, _ in
                 Task { await controller.waitUntilReady(); started.push("b") }
             } }
             for i in 0..<5 { try await h.createNode("n\(i)") }
             for i in 0..<5 { _ = try await h.podCIDRs(of: "n\(i)") }
             // The leader stops (as on SIGTERM): it releases the Lease and b takes over.
             await stopA.shutdown()
-            #expect(try await a.value == 0)
+            #expect(try await a.value == 0, "a stopped by the shutdown; errors: \(errors.all)")
             #expect(try await started.next { _ in true } == "b")
             for i in 5..<10 { try await h.createNode("n\(i)") }
             var all: [String] = []
@@ -51,7 +58,7 @@ import TestSupport
             let lease: Lease = try await h.client.get(.leases, namespace: "kube-system", name: "node-ipam-controller")
             #expect(lease.spec?.holderIdentity == "b")
             await stopB.shutdown()
-            #expect(try await b.value == 0)
+            #expect(try await b.value == 0, "b stopped by the shutdown; errors: \(errors.all)")
         }
     }
 
