@@ -4,6 +4,7 @@ import Logging
 @testable import MultiCIDR
 @testable import NodeIPAMController
 import Testing
+import TestSupport
 
 @Suite struct ObservabilityTests {
     /// One sample of an exposition: name, labels, value.
@@ -165,5 +166,56 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(lines.lines[0].utf8)) as? [String: String]
         #expect(object?["msg"] == "set podCIDRs" && object?["node"] == "n\"1" && object?["podCIDRs"] == "10.0.0.0/24" && object?["level"] == "info")
         #expect(IPAMLogHandler.level(verbosity: 0) == .info && IPAMLogHandler.level(verbosity: 2) == .debug && IPAMLogHandler.level(verbosity: 5) == .trace)
+    }
+}
+
+/// The condition gauges (`…_pool_invalid`, `…_node_podcidr_overlaps`) follow the controller:
+/// present while the condition holds, gone when it ends.
+@Suite struct ConditionGaugeTests {
+    /// IPAMMetrics, with each published set also pushed to collectors the test awaits.
+    final class Watched: ControllerMetrics {
+        let inner = IPAMMetrics()
+        let invalid = Collector<[String: String]>()
+        let overlapping = Collector<Set<String>>()
+        func poolFamily(name: String, statistics: PoolFamilyStatistics) { inner.poolFamily(name: name, statistics: statistics) }
+        func allocated(name: String, cidr: String, count: Int) { inner.allocated(name: name, cidr: cidr, count: count) }
+        func released(name: String, cidr: String, count: Int) { inner.released(name: name, cidr: cidr, count: count) }
+        func allocationTries(name: String, cidr: String, tries: Int) { inner.allocationTries(name: name, cidr: cidr, tries: tries) }
+        func removePool(name: String) { inner.removePool(name: name) }
+        func setPendingNodes(_ count: Int) { inner.setPendingNodes(count) }
+        func observeAllocationLatency(seconds: Double) { inner.observeAllocationLatency(seconds: seconds) }
+        func setLeader(_ leader: Bool) { inner.setLeader(leader) }
+        func eventRecorded(type: String, reason: String) { inner.eventRecorded(type: type, reason: reason) }
+        func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)]) { inner.observeQueues(depths) }
+        func setInvalidPools(_ reasons: [String: String]) { inner.setInvalidPools(reasons); invalid.push(reasons) }
+        func setOverlappingNodes(_ nodes: Set<String>) { inner.setOverlappingNodes(nodes); overlapping.push(nodes) }
+    }
+
+    @Test func overlappingNodesAndInvalidPoolsHaveASeriesWhileTheConditionHolds() async throws {
+        // An API server without the CRD's CEL rules, so that an invalid ClusterCIDR can exist.
+        try await withHarness(validationRules: false) { h in
+            try await h.createNode("a", podCIDRs: ["10.9.1.0/24"])
+            try await h.createNode("b", podCIDRs: ["10.9.1.0/25"])
+            try await h.createNode("c", podCIDRs: ["10.9.2.0/24"])
+            try await h.createPool("bad", ipv4: "10.8.0.0/30", hostBits: 8) // more host bits than the pool has
+            let metrics = Watched()
+            await h.startController(metrics: metrics)
+            let overlapping = try await metrics.overlapping.next { !$0.isEmpty }
+            #expect(overlapping.count == 1 && overlapping.isSubset(of: ["a", "b"]), "one of the two holds the range, the other overlaps it: \(overlapping)")
+            _ = try await metrics.invalid.next { $0 == ["bad": "InvalidSpec"] }
+            var text = metrics.inner.render()
+            #expect(ObservabilityTests.value(text, "node_ipam_controller_node_podcidr_overlaps", ["node": overlapping.first!]) == 1)
+            #expect(ObservabilityTests.value(text, "node_ipam_controller_node_podcidr_overlaps", ["node": "c"]) == nil)
+            #expect(ObservabilityTests.value(text, "node_ipam_controller_pool_invalid", ["pool": "bad", "reason": "InvalidSpec"]) == 1)
+            // The node it overlapped goes: no overlap remains. The invalid pool goes: its series too.
+            let other = overlapping.contains("a") ? "b" : "a"
+            try await h.client.delete(.nodes, name: other)
+            _ = try await metrics.overlapping.next { $0.isEmpty }
+            try await h.client.delete(.clusterCIDRs, name: "bad")
+            _ = try await metrics.invalid.next { $0.isEmpty }
+            text = metrics.inner.render()
+            #expect(!text.contains("node_ipam_controller_node_podcidr_overlaps{"))
+            #expect(!text.contains("node_ipam_controller_pool_invalid{"))
+        }
     }
 }

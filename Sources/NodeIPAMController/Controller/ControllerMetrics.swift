@@ -15,6 +15,11 @@ protocol ControllerMetrics: Sendable {
     func eventRecorded(type: String, reason: String)
     /// Reports the controller's work queues at every scrape: (queue name, keys waiting).
     func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)])
+    /// The pools that allocate nothing because of their spec, by name: `InvalidSpec` or
+    /// `SpecChanged` (the whole set each time).
+    func setInvalidPools(_ reasons: [String: String])
+    /// The nodes whose podCIDRs overlap another node's or an excluded range (the whole set each time).
+    func setOverlappingNodes(_ nodes: Set<String>)
 }
 
 /// Metrics that go nowhere (tests that do not look at metrics).
@@ -29,6 +34,8 @@ struct NoMetrics: ControllerMetrics {
     func setLeader(_ leader: Bool) {}
     func eventRecorded(type: String, reason: String) {}
     func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)]) {}
+    func setInvalidPools(_ reasons: [String: String]) {}
+    func setOverlappingNodes(_ nodes: Set<String>) {}
 }
 
 /// Event reasons (REF's two, and ours).

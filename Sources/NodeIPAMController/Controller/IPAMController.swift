@@ -77,12 +77,17 @@ actor IPAMController {
     /// Last problem reported per node, so unchanged problems do not produce new log lines.
     private var reported: [String: String] = [:]
     /// Pool name → the validation errors last reported for it (reported once per change).
-    private var invalidPools: [String: String] = [:]
+    private var invalidPools: [String: String] = [:] { didSet { publishInvalidPools() } }
     /// Pool name → the spec accepted for it, as written in its annotation: what its ranges
     /// and counts follow, whatever its spec says now.
     private var acceptedSpecs: [String: AcceptedClusterCIDRSpec] = [:]
     /// Pool name → the change of its spec last reported (a Warning once per change).
-    private var specChanges: [String: ClusterCIDRSpecChange] = [:]
+    private var specChanges: [String: ClusterCIDRSpecChange] = [:] { didSet { publishInvalidPools() } }
+    /// Node name → what its podCIDRs overlap (other nodes, excluded ranges) when last adopted;
+    /// a node leaves the table when it goes or when every node it overlapped has gone.
+    private var overlaps: [String: Set<RangeHolder>] = [:] {
+        didSet { if overlaps.count != oldValue.count || Set(overlaps.keys) != Set(oldValue.keys) { metrics.setOverlappingNodes(Set(overlaps.keys)) } }
+    }
     /// Terminating pools whose wait for their nodes was announced by an Event.
     private var waitingPools: Set<String> = []
     /// When each pool's status was last written (for `statusInterval`).
@@ -445,6 +450,8 @@ actor IPAMController {
         if !report.conflicts.isEmpty {
             problems.append((EventReason.duplicatePodCIDR, "Node \(node.name) podCIDRs overlap: \(report.conflicts.map(\.description).joined(separator: "; ")); fix the node (podCIDRs cannot be changed: delete and re-register it)"))
         }
+        let overlapping = Set(report.conflicts.map(\.other))
+        if overlaps[node.name] != (overlapping.isEmpty ? nil : overlapping) { overlaps[node.name] = overlapping.isEmpty ? nil : overlapping }
         if report.isUnassociated {
             problems.append((EventReason.podCIDROutsideClusterCIDRs, "Node \(node.name) podCIDRs \(node.podCIDRs.joined(separator: ", ")) fit no ClusterCIDR; they are kept and never handed to another node"))
         }
@@ -463,6 +470,7 @@ actor IPAMController {
         holderUIDs[name] = nil
         _ = arrivals.take(name)
         reported[name] = nil
+        forgetOverlaps(of: name)
         if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
         guard let released = engine.release(node: name) else { return }
         logger.info("released podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(released.podCIDRs.joined(separator: ","))",
@@ -671,6 +679,25 @@ actor IPAMController {
         specChanges[name] = nil
         acceptedSpecs[name] = nil
         nodeQueue.add(contentsOf: nodes)
+    }
+
+    /// A node gone: it overlaps nothing any more, and nothing overlaps it.
+    private func forgetOverlaps(of name: String) {
+        guard !overlaps.isEmpty else { return }
+        var table = overlaps
+        table[name] = nil
+        for (node, holders) in table where holders.contains(.node(name)) {
+            let rest = holders.subtracting([.node(name)])
+            table[node] = rest.isEmpty ? nil : rest
+        }
+        if table != overlaps { overlaps = table }
+    }
+
+    private func publishInvalidPools() {
+        var reasons: [String: String] = [:]
+        for name in invalidPools.keys { reasons[name] = "InvalidSpec" }
+        for name in specChanges.keys where reasons[name] == nil { reasons[name] = "SpecChanged" }
+        metrics.setInvalidPools(reasons)
     }
 
     private func markInvalid(_ pool: ClusterCIDR, _ error: InvalidClusterCIDR) async -> Bool {

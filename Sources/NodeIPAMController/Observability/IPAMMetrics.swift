@@ -34,6 +34,10 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
     private let lock = NSLock()
     /// Every series of a pool, to unregister when the pool goes.
     private var poolSeries: [String: [ObjectIdentifier: Series]] = [:]
+    /// `…_pool_invalid` series by pool and reason, and `…_node_podcidr_overlaps` by node:
+    /// present only while the condition holds.
+    private var invalidSeries: [String: Gauge] = [:]
+    private var overlapSeries: [String: Gauge] = [:]
     /// Run before each scrape (gauges read at scrape time).
     private var scrapeHooks: [@Sendable () -> Void] = []
 
@@ -189,6 +193,39 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
 
     func eventRecorded(type: String, reason: String) {
         counter("node_ipam_controller_events_total", "Events recorded, by type and reason.", ["type": type, "reason": reason]).increment()
+    }
+
+    func setInvalidPools(_ reasons: [String: String]) {
+        let wanted = Dictionary(uniqueKeysWithValues: reasons.map { ("\($0.key)\u{0}\($0.value)", $0) })
+        replaceSeries(\.invalidSeries, wanted: Set(wanted.keys)) { key in
+            let (pool, reason) = wanted[key]!
+            return self.gauge("node_ipam_controller_pool_invalid",
+                              "1 while a ClusterCIDR allocates nothing because of its spec: reason InvalidSpec (fails validation) or SpecChanged (differs from the accepted spec).",
+                              ["pool": pool, "reason": reason])
+        }
+    }
+
+    func setOverlappingNodes(_ nodes: Set<String>) {
+        replaceSeries(\.overlapSeries, wanted: nodes) { node in
+            self.gauge("node_ipam_controller_node_podcidr_overlaps",
+                       "1 while the node's podCIDRs overlap another node's or an excluded range (a range held twice).", ["node": node])
+        }
+    }
+
+    /// Keeps exactly the `wanted` series of a condition gauge (value 1), dropping the others.
+    private func replaceSeries(_ table: ReferenceWritableKeyPath<IPAMMetrics, [String: Gauge]>, wanted: Set<String>, make: (String) -> Gauge) {
+        let (gone, missing) = lock.withLock { () -> ([Gauge], [String]) in
+            let current = self[keyPath: table]
+            let gone = current.filter { !wanted.contains($0.key) }
+            for key in gone.keys { self[keyPath: table][key] = nil }
+            return (Array(gone.values), wanted.filter { current[$0] == nil })
+        }
+        for gauge in gone { registry.unregisterGauge(gauge) }
+        for key in missing {
+            let gauge = make(key)
+            gauge.set(to: 1)
+            lock.withLock { self[keyPath: table][key] = gauge }
+        }
     }
 
     func observeQueues(_ depths: @escaping @Sendable () -> [(queue: String, waiting: Int)]) {
