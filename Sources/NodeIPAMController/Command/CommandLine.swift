@@ -64,9 +64,9 @@ enum ArgumentParsing {
 
         Usage:
           node-ipam-controller [run] [flags]     run the controller (default)
-          node-ipam-controller demo [--nodes N] [--keep-running]
-                                                 run it against a bundled local API server with sample nodes
           node-ipam-controller api-requests      print the API requests the controller makes (JSON, for RBAC checks)
+
+        The demo (a bundled local API server with sample nodes) is its own program: node-ipam-demo.
 
         Flags (flag > environment variable > default):
 

@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// `node-ipam-controller [run]`: flags and environment, client, leader election, controller,
 /// probes and metrics, graceful shutdown on SIGTERM/SIGINT.
-enum RunCommand {
+public enum RunCommand {
     /// Exit codes: 0 stopped by a signal; 1 runtime failure (bad kubeconfig, lost lease);
     /// 2 bad flags or values.
     static func main(_ arguments: [String], environment: [String: String]) async -> Int32 {
@@ -52,7 +52,7 @@ enum RunCommand {
 
     /// `onStart` sees the controller (the demo and tests use it); `shutdown` lets them stop
     /// the process the way SIGTERM does.
-    static func run(_ settings: Settings, environment: [String: String], logger: Logger,
+    public static func run(_ settings: Settings, environment: [String: String], logger: Logger,
                     shutdown: ShutdownTrigger? = nil, onStart: (@Sendable (IPAMController, HealthServer) -> Void)? = nil) async throws -> Int32 {
         let configuration = try ClientConfiguration.resolve(kubeconfigPath: settings.kubeconfig, apiServer: settings.apiServer, environment: environment)
         logger.info("starting \(BuildInfo.summary)", metadata: settings.effectiveConfiguration)
@@ -207,18 +207,18 @@ final class ControllerService: Service, @unchecked Sendable {
 }
 
 /// Triggers the same graceful shutdown as SIGTERM, from code (demo, tests).
-actor ShutdownTrigger {
+public actor ShutdownTrigger {
     private var group: ServiceGroup?
     private var requested = false
 
-    init() {}
+    public init() {}
 
     func attach(_ group: ServiceGroup) async {
         self.group = group
         if requested { await group.triggerGracefulShutdown() }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         requested = true
         await group?.triggerGracefulShutdown()
     }

@@ -4,8 +4,10 @@ import KubeClient
 import LocalAPIServer
 import Logging
 import MultiCIDR
+import NodeIPAMController
+import ServiceSupport
 
-/// `node-ipam-controller demo`: the real controller against a bundled LocalAPIServer over
+/// `node-ipam-demo` (`bash hack/demo.sh`): the real controller against a bundled LocalAPIServer over
 /// HTTPS (kind-shaped kubeconfig), with the CRD, the example ClusterCIDRs and labelled
 /// sample nodes; prints who got what and how full each pool is.
 enum DemoCommand {
@@ -17,7 +19,7 @@ enum DemoCommand {
     }
 
     static let usage = """
-        Usage: node-ipam-controller demo [--nodes N] [--keep-running] [--examples DIR] [-v N]
+        Usage: node-ipam-demo [--nodes N] [--keep-running] [--examples DIR] [-v N]
           --nodes N        sample nodes to create (default 12, at most 5000)
           --keep-running   keep the API server and controller running (Ctrl-C stops) and print a kubeconfig for kubectl
           --examples DIR   ClusterCIDR manifests to apply (default: the repository's examples/)
@@ -79,10 +81,10 @@ enum DemoCommand {
             return 0
         }
         guard let options = parse(arguments) else {
-            printError("node-ipam-controller demo: bad arguments\n\(usage)")
+            printError("node-ipam-demo: bad arguments\n\(usage)")
             return 2
         }
-        Observability.bootstrap(format: "text", verbosity: max(0, options.verbosity))
+        bootstrapLogging(format: .text, verbosity: max(0, options.verbosity))
         var logger = Logger(label: "node-ipam-controller")
         if options.verbosity < 0 { logger.logLevel = .warning }
         do {
@@ -248,6 +250,10 @@ enum DemoCommand {
         let ms = duration.inSeconds * 1000
         return ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
     }
+}
+
+private func printError(_ text: String) {
+    Output.standardError(text)
 }
 
 /// Writes a line to standard output at once: `print` buffers into a pipe or a file, and
