@@ -6,6 +6,7 @@ import Logging
 import MultiCIDR
 import NodeIPAMController
 import ServiceSupport
+import Synchronization
 
 /// `node-ipam-demo` (`bash hack/demo.sh`): the real controller against a bundled LocalAPIServer over
 /// HTTPS (kind-shaped kubeconfig), with the CRD, the example ClusterCIDRs and labelled
@@ -262,27 +263,30 @@ private func print(_ text: String = "") {
     Output.standardOutput(text)
 }
 
-private final class ControllerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var controller: IPAMController?
-    func set(_ controller: IPAMController) { lock.withLock { self.controller = controller } }
-    var value: IPAMController? { lock.withLock { controller } }
+private final class ControllerBox: Sendable {
+    private let controller = Mutex<IPAMController?>(nil)
+    func set(_ controller: IPAMController) { self.controller.withLock { $0 = controller } }
+    var value: IPAMController? { controller.withLock { $0 } }
 }
 
 /// Counts sample nodes with podCIDRs and wakes the demo when all have them.
-private final class NodeProgress: @unchecked Sendable {
-    private let lock = NSLock()
+private final class NodeProgress: Sendable {
+    private struct State {
+        var allocated: Set<String> = []
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+
     private let expected: Int
-    private var allocated: Set<String> = []
-    private var waiter: CheckedContinuation<Bool, Never>?
+    private let state = Mutex(State())
 
     init(expected: Int) { self.expected = expected }
 
     func update(_ node: Node) {
-        let toResume: CheckedContinuation<Bool, Never>? = lock.withLock {
-            if !node.podCIDRs.isEmpty, let name = node.metadata.name { allocated.insert(name) }
-            guard allocated.count >= expected, let waiter else { return nil }
-            self.waiter = nil
+        let expected = self.expected
+        let toResume = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if !node.podCIDRs.isEmpty, let name = node.metadata.name { state.allocated.insert(name) }
+            guard state.allocated.count >= expected, let waiter = state.waiter else { return nil }
+            state.waiter = nil
             return waiter
         }
         toResume?.resume(returning: true)
@@ -294,10 +298,11 @@ private final class NodeProgress: @unchecked Sendable {
             self?.expire()
         }
         defer { timer.cancel() }
+        let expected = self.expected
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let done: Bool = lock.withLock {
-                if allocated.count >= expected { return true }
-                waiter = continuation
+            let done = state.withLock { state -> Bool in
+                if state.allocated.count >= expected { return true }
+                state.waiter = continuation
                 return false
             }
             if done { continuation.resume(returning: true) }
@@ -305,9 +310,9 @@ private final class NodeProgress: @unchecked Sendable {
     }
 
     private func expire() {
-        let toResume: CheckedContinuation<Bool, Never>? = lock.withLock {
-            defer { waiter = nil }
-            return waiter
+        let toResume = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            defer { state.waiter = nil }
+            return state.waiter
         }
         toResume?.resume(returning: false)
     }

@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `node-ipam-controller [run]`: flags and environment, client, leader election, controller,
 /// probes and metrics, graceful shutdown on SIGTERM/SIGINT.
@@ -126,15 +127,14 @@ struct LeaderElection: Sendable {
 }
 
 /// Runs the controller, behind leader election when configured, until graceful shutdown.
-final class ControllerService: Service, @unchecked Sendable {
+final class ControllerService: Service, Sendable {
     let client: KubernetesClient
     let controller: IPAMController
     let election: LeaderElection?
     let observability: Observability
     let logger: Logger
-    private let lock = NSLock()
-    private var code: Int32 = 0
-    private var elector: LeaderElector?
+    private let code = Mutex<Int32>(0)
+    private let elector = Mutex<LeaderElector?>(nil)
 
     init(client: KubernetesClient, controller: IPAMController, election: LeaderElection?, observability: Observability, logger: Logger) {
         self.client = client
@@ -144,12 +144,12 @@ final class ControllerService: Service, @unchecked Sendable {
         self.logger = logger
     }
 
-    var exitCode: Int32 { lock.withLock { code } }
+    var exitCode: Int32 { code.withLock { $0 } }
 
     /// Ready when caches are synced (leader) or when standing by as a healthy candidate.
     func readiness() -> HealthCheck {
         if controller.isReady { return HealthCheck(ok: true, detail: "caches synced") }
-        if let elector = lock.withLock({ elector }), !elector.isLeader {
+        if let elector = elector.withLock({ $0 }), !elector.isLeader {
             if elector.followsActiveLeader { return HealthCheck(ok: true, detail: "standby: another replica leads") }
             return HealthCheck(ok: false, detail: "no Lease seen renewed yet (API server unreachable, or no leader)")
         }
@@ -178,7 +178,7 @@ final class ControllerService: Service, @unchecked Sendable {
                                     onFailure: onFailure) { leader in
             if leader == identity { logger.info("I am the new leader: \(leader)") } else { logger.info("New leader elected: \(leader)") }
         }
-        lock.withLock { self.elector = elector }
+        self.elector.withLock { $0 = elector }
         let metrics = observability.metrics
         let controller = self.controller
         let end = await cancelWhenGracefulShutdown {
@@ -192,12 +192,12 @@ final class ControllerService: Service, @unchecked Sendable {
         switch end {
         case .lostLease:
             logger.error("lost the Lease: stopped writing; exiting so a fresh process can compete again")
-            lock.withLock { code = 1 }
+            code.withLock { $0 = 1 }
         case .leadEnded:
             // The controller failed while leading (logged above): hand the Lease over rather
             // than hold it doing nothing.
             logger.error("the controller stopped while leading; Lease released; exiting so another replica can take over")
-            lock.withLock { code = 1 }
+            code.withLock { $0 = 1 }
         case .cancelled where elector.hasLed:
             logger.info("stopped; Lease released")
         case .cancelled:
