@@ -12,6 +12,7 @@ Run `python3 hack/monitoring-sync.py` after changing a source; `--check` only re
 differs (hack/chart-checks/test_monitoring_files.py runs it so, and fails on a difference).
 """
 import json
+import os
 import pathlib
 import sys
 
@@ -86,7 +87,7 @@ def outputs():
 
 def stale():
     """Derived files whose content differs from what the sources give."""
-    return sorted(str(path.relative_to(ROOT)) for path, text in outputs().items()
+    return sorted(os.path.relpath(path, ROOT) for path, text in outputs().items()
                   if not path.exists() or path.read_text() != text)
 
 
