@@ -116,13 +116,6 @@ public struct AllocationEngine: Sendable {
     private var exclusionIDs: [String: UInt32] = [:]
 
     private var ipv4 = OccupancyIndex(family: .ipv4)
-    /// Per family, the candidate blocks the last successful `allocate` passed over (occupied
-    /// or overlapping something held) between the pool's cursor and the block it took: the
-    /// reference's "allocation tries per request". Zero for a family it did not allocate in.
-    public private(set) var lastSkippedBlocks: (ipv4: UInt128, ipv6: UInt128) = (0, 0)
-    /// The better-ranked pools the last successful `allocate` passed over because they were
-    /// full: non-empty when a node was served by a fallback pool.
-    public private(set) var lastPassedOver: [PoolExhaustion] = []
     private var ipv6 = OccupancyIndex(family: .ipv6)
 
     public init() {}
@@ -444,12 +437,11 @@ public struct AllocationEngine: Sendable {
             guard pick(states[poolID].ipv4, of: poolID, into: &slot, &blockV4, exhausted: &exhausted),
                   pick(states[poolID].ipv6, of: poolID, into: &slot, &blockV6, exhausted: &exhausted) else { continue }
             let nodeID = newNode(node.name, slot)
-            lastSkippedBlocks = (0, 0)
-            lastPassedOver = exhausted
-            if let pool = states[poolID].ipv4 { take(blockV4, of: pool, poolID, for: nodeID) }
-            if let pool = states[poolID].ipv6 { take(blockV6, of: pool, poolID, for: nodeID) }
+            var trace = AllocationTrace(passedOver: exhausted)
+            if let pool = states[poolID].ipv4 { trace.skippedIPv4 = take(blockV4, of: pool, poolID, for: nodeID) }
+            if let pool = states[poolID].ipv6 { trace.skippedIPv6 = take(blockV6, of: pool, poolID, for: nodeID) }
             associate(nodeID, with: UInt32(poolID))
-            return .allocated(reservation(nodeID, node: node.name))
+            return .allocated(reservation(nodeID, node: node.name), trace)
         }
         if exhausted.isEmpty { return .onlyClosedPools(node: node.name, pools: closed) }
         return .exhausted(node: node.name, pools: exhausted)
@@ -478,14 +470,14 @@ public struct AllocationEngine: Sendable {
         return true
     }
 
-    /// Holds a block for the node and moves the pool's cursor past it.
-    private mutating func take(_ block: UInt128, of pool: PoolFamily, _ poolID: Int, for nodeID: UInt32) {
+    /// Holds a block for the node and moves the pool's cursor past it; returns the blocks
+    /// passed over between the cursor and this one.
+    private mutating func take(_ block: UInt128, of pool: PoolFamily, _ poolID: Int, for nodeID: UInt32) -> UInt128 {
         hold(pool.block(at: block), nodeID)
         let cursor = states[poolID].cursor(pool.family)
-        let skipped = block >= cursor ? block - cursor : pool.capacity - cursor + block
-        if pool.family == .ipv4 { lastSkippedBlocks.ipv4 = skipped } else { lastSkippedBlocks.ipv6 = skipped }
         let next = block + 1
         states[poolID].setCursor(pool.family, next == pool.capacity ? 0 : next)
+        return block >= cursor ? block - cursor : pool.capacity - cursor + block
     }
 
     /// Records that the node now carries its pending reservation; false when it holds none.

@@ -293,24 +293,21 @@ actor IPAMController {
             // Reserved earlier (its write failed or is unknown) from a pool that has since been
             // removed or is being deleted: never written as it is. The node decides.
             return await resolveFromServer(reservation, node, after: nil)
-        case .allocated(let reservation), .alreadyReserved(let reservation):
+        case .allocated(let reservation, _), .alreadyReserved(let reservation):
             holderUIDs[name] = node.uid
             pending.remove(name)
             metrics.setPendingNodes(pending.count)
-            if case .allocated = outcome, let pool = reservation.pool {
-                let skipped = engine.lastSkippedBlocks
-                let passedOver = engine.lastPassedOver
+            if case .allocated(_, let trace) = outcome, let pool = reservation.pool {
                 for range in reservation.ranges {
                     let cidr = poolCIDR(pool, range.family)
                     metrics.allocated(name: pool, cidr: cidr, count: 1)
-                    let tries = range.family == .ipv4 ? skipped.ipv4 : skipped.ipv6
-                    metrics.allocationTries(name: pool, cidr: cidr, tries: Int(clamping: tries))
+                    metrics.allocationTries(name: pool, cidr: cidr, tries: Int(clamping: trace.skippedBlocks(range.family)))
                 }
                 schedulePoolStatus(pool)
-                if !passedOver.isEmpty {
-                    await reportExhaustedPools(passedOver)
+                if !trace.passedOver.isEmpty {
+                    await reportExhaustedPools(trace.passedOver)
                     let message = "Node \(name) is given \(reservation.podCIDRs.joined(separator: ", ")) from ClusterCIDR \(pool), a fallback: "
-                        + "the ClusterCIDRs that suit it better are full (\(passedOver.map(\.description).joined(separator: "; ")))"
+                        + "the ClusterCIDRs that suit it better are full (\(trace.passedOver.map(\.description).joined(separator: "; ")))"
                     logger.info("\(message)", metadata: ["node": "\(name)", "clusterCIDR": "\(pool)", "reason": "\(EventReason.fallbackClusterCIDR)"])
                     await recordEvent(node, .normal, EventReason.fallbackClusterCIDR, message)
                 }
