@@ -65,8 +65,7 @@ public struct AllocationTrace: Sendable, Hashable {
     /// The better-ranked pools passed over because they were full: non-empty when the node
     /// is served by a fallback pool.
     public let passedOver: [PoolExhaustion]
-    var skippedIPv4: UInt128 = 0
-    var skippedIPv6: UInt128 = 0
+    var skipped = PerFamily<UInt128>(ipv4: 0, ipv6: 0)
 
     init(passedOver: [PoolExhaustion]) {
         self.passedOver = passedOver
@@ -75,7 +74,7 @@ public struct AllocationTrace: Sendable, Hashable {
     /// The candidate blocks of the pool's `family` passed over (occupied, or overlapping
     /// something held) between the pool's cursor and the block taken: the reference's
     /// "allocation tries per request". Zero for a family the pool does not have.
-    public func skippedBlocks(_ family: IPFamily) -> UInt128 { family == .ipv4 ? skippedIPv4 : skippedIPv6 }
+    public func skippedBlocks(_ family: IPFamily) -> UInt128 { skipped[family] }
 }
 
 /// A pool that could not serve a node, and the family that ran out.
