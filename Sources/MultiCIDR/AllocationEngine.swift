@@ -101,7 +101,7 @@ public struct AllocationEngine: Sendable {
     private var labelScratch: [String?] = []
     private var rankScratch: [(order: UInt64, id: UInt32)] = []
 
-    private var nodeIDs: [String: UInt32] = [:]
+    private var nodeIDs = NodeNameTable()
     private var slots: [NodeSlot] = []
     private var freeNodeIDs: [UInt32] = []
     private var overflowRanges: [UInt32: [IPPrefix]] = [:]
@@ -109,6 +109,8 @@ public struct AllocationEngine: Sendable {
     private static let firstExclusionID: UInt32 = 0x8000_0000
     private var exclusions: [String: [IPPrefix]] = [:]
     private var exclusionIDs: [String: UInt32] = [:]
+    /// Exclusion names by id − firstExclusionID.
+    private var exclusionNames: [String] = []
 
     private var occupancy = PerFamily { OccupancyIndex(family: $0) }
 
@@ -132,9 +134,10 @@ public struct AllocationEngine: Sendable {
 
     private func holderName(_ id: UInt32) -> RangeHolder {
         if id >= Self.firstExclusionID {
-            return .excluded(exclusionIDs.first { $0.value == id }?.key ?? "?")
+            let index = Int(id - Self.firstExclusionID)
+            return .excluded(index < exclusionNames.count ? exclusionNames[index] : "?")
         }
-        return .node(nodeIDs.first { $0.value == id }?.key ?? "?")
+        return .node(nodeIDs.name(of: id) ?? "?")
     }
 
     /// True when nothing held anywhere overlaps `prefix`.
@@ -152,8 +155,9 @@ public struct AllocationEngine: Sendable {
 
     private mutating func exclusionID(_ name: String) -> UInt32 {
         if let id = exclusionIDs[name] { return id }
-        let id = Self.firstExclusionID + UInt32(exclusionIDs.count)
+        let id = Self.firstExclusionID + UInt32(exclusionNames.count)
         exclusionIDs[name] = id
+        exclusionNames.append(name)
         return id
     }
 
@@ -295,7 +299,7 @@ public struct AllocationEngine: Sendable {
     /// Names of the nodes associated with the pool (walks every node).
     public func associatedNodes(of name: String) -> Set<String> {
         guard let id = poolIDs[name] else { return [] }
-        return Set(nodeIDs.filter { slots[Int($0.value)].pool == id }.keys)
+        return Set(nodeIDs.lazy.filter { self.slots[Int($0.id)].pool == id }.map(\.name))
     }
 
     /// Counts per family for a pool (free ranges are counted by walking the ranges held
@@ -364,7 +368,7 @@ public struct AllocationEngine: Sendable {
 
     /// Every reservation, by node name.
     public var allReservations: [Reservation] {
-        nodeIDs.keys.sorted().map { reservation(nodeIDs[$0]!, node: $0) }
+        nodeIDs.sorted { $0.name < $1.name }.map { reservation($0.id, node: $0.name) }
     }
 
     /// Number of nodes holding ranges.
@@ -379,7 +383,7 @@ public struct AllocationEngine: Sendable {
             id = UInt32(slots.count)
             slots.append(slot)
         }
-        nodeIDs[name] = id
+        nodeIDs.insert(name, id: id)
         return id
     }
 
@@ -489,7 +493,7 @@ public struct AllocationEngine: Sendable {
         let released = reservation(id, node: node)
         for range in released.ranges { unhold(range, id) }
         disassociate(id, countingRelease: true)
-        nodeIDs[node] = nil
+        nodeIDs.remove(node)
         overflowRanges[id] = nil
         slots[Int(id)] = NodeSlot()
         freeNodeIDs.append(id)
