@@ -119,11 +119,11 @@ public struct AllocationEngine: Sendable {
     // MARK: - Occupancy
 
     private mutating func hold(_ range: IPPrefix, _ holder: UInt32) {
-        occupancy[range.family].insert(range, holder: holder)
+        occupancy.update(range.family) { $0.insert(range, holder: holder) }
     }
 
     private mutating func unhold(_ range: IPPrefix, _ holder: UInt32) {
-        guard occupancy[range.family].remove(range, holder: holder) else { return }
+        guard occupancy.update(range.family, { $0.remove(range, holder: holder) }) else { return }
         // A pool found full may have room again if the freed range lies in it.
         for id in states.indices where states[id].families[range.family].full {
             if let family = states[id].families[range.family].range, family.prefix.overlaps(range) {
@@ -223,7 +223,7 @@ public struct AllocationEngine: Sendable {
             let old = states[Int(id)]
             var state = PoolState(definition)
             state.associatedCount = old.associatedCount
-            state.families.update { family, new in
+            state.families.updateEach { family, new in
                 new.counts = old.families[family].counts
                 if previous.family(family) == definition.family(family) { new.cursor = old.families[family].cursor }
             }
@@ -267,7 +267,7 @@ public struct AllocationEngine: Sendable {
         }
         definitions[Int(id)] = nil
         states[Int(id)].live = false
-        states[Int(id)].families.update { _, family in family.full = false }
+        states[Int(id)].families.updateEach { _, family in family.full = false }
         names[Int(id)] = ""
         freePoolIDs.append(id)
         poolsChanged()
@@ -392,7 +392,7 @@ public struct AllocationEngine: Sendable {
         slots[Int(nodeID)].pool = poolID
         guard states[Int(poolID)].live else { return }
         states[Int(poolID)].associatedCount += 1
-        states[Int(poolID)].families.update { family, state in
+        states[Int(poolID)].families.updateEach { family, state in
             guard slot.has(family) else { return }
             state.counts.allocated += 1
             state.counts.reservations += 1
@@ -405,7 +405,7 @@ public struct AllocationEngine: Sendable {
         guard slot.pool != NodeSlot.noPool, states[Int(slot.pool)].live else { return }
         let id = Int(slot.pool)
         states[id].associatedCount -= 1
-        states[id].families.update { family, state in
+        states[id].families.updateEach { family, state in
             guard slot.has(family) else { return }
             state.counts.allocated -= 1
             if countingRelease { state.counts.releases += 1 }

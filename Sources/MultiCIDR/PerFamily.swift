@@ -14,15 +14,23 @@ struct PerFamily<Value> {
         ipv6 = try value(.ipv6)
     }
 
+    /// A write through the subscript copies the value, changes the copy and stores it back:
+    /// change a value with storage of its own (an occupancy index) with `update` instead.
+    /// (No `_read`/`_modify` coroutines: the optimizer leaves them as calls that allocate
+    /// their frame, several times per allocation.)
     subscript(family: IPFamily) -> Value {
-        // Borrowed and changed in place: a value with storage of its own (an occupancy index)
-        // is neither retained to be read nor copied to be written.
-        _read { if family == .ipv4 { yield ipv4 } else { yield ipv6 } }
-        _modify { if family == .ipv4 { yield &ipv4 } else { yield &ipv6 } }
+        get { family == .ipv4 ? ipv4 : ipv6 }
+        set { if family == .ipv4 { ipv4 = newValue } else { ipv6 = newValue } }
+    }
+
+    /// Changes one family's value in place.
+    @discardableResult
+    mutating func update<Result>(_ family: IPFamily, _ body: (inout Value) throws -> Result) rethrows -> Result {
+        family == .ipv4 ? try body(&ipv4) : try body(&ipv6)
     }
 
     /// Changes each family's value in place, IPv4 first.
-    mutating func update(_ body: (IPFamily, inout Value) throws -> Void) rethrows {
+    mutating func updateEach(_ body: (IPFamily, inout Value) throws -> Void) rethrows {
         try body(.ipv4, &ipv4)
         try body(.ipv6, &ipv6)
     }
