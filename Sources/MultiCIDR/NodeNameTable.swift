@@ -1,27 +1,32 @@
 /// The engine's node names: the id of a name, and the name of an id (a range's holder) by an
-/// array read. Each name is stored once, so a node costs about 24 bytes here, where a
-/// Dictionary from name to id plus an array back would take about 36: the million-node memory
+/// array read. Each name is stored once, so a node costs about 32 bytes here, where a
+/// Dictionary from name to id plus an array back would take about 44: the million-node memory
 /// target has no room for that.
 struct NodeNameTable: Sendable, Sequence {
     /// Names by id; nil for an id not in use.
     private var names: [String?] = []
-    /// Open addressing with linear probing: each bucket holds id + 1 of a name whose hash
-    /// leads there, or 0 when empty. A power of two, at most three quarters full. Removal
-    /// moves the rest of the run back, so there are no tombstones.
-    private var buckets: [UInt32] = []
+    /// Open addressing with linear probing, at most half full, a power of two long. A bucket
+    /// holds the low 32 bits of the name's hash (high half) and id + 1 (low half), or 0 when
+    /// empty: a probe compares hashes, and a name only when they agree, and moving entries
+    /// never hashes a name again. Removal moves the rest of the run back (no tombstones).
+    private var buckets: [UInt64] = []
     /// Number of names recorded.
     private(set) var count = 0
 
     private var mask: Int { buckets.count - 1 }
 
-    private func home(_ name: String) -> Int { name.hashValue & mask }
+    private static func hash(_ name: String) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: name.hashValue)) }
+    private static func hash(in bucket: UInt64) -> UInt64 { bucket >> 32 }
+    private static func id(in bucket: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: bucket) - 1 }
 
     /// The bucket holding `name`, or nil.
     private func bucket(of name: String) -> Int? {
         guard !buckets.isEmpty else { return nil }
-        var bucket = home(name)
+        let hash = Self.hash(name)
+        var bucket = Int(hash) & mask
         while buckets[bucket] != 0 {
-            if names[Int(buckets[bucket] - 1)] == name { return bucket }
+            let stored = buckets[bucket]
+            if Self.hash(in: stored) == hash && names[Int(Self.id(in: stored))] == name { return bucket }
             bucket = (bucket + 1) & mask
         }
         return nil
@@ -29,7 +34,7 @@ struct NodeNameTable: Sendable, Sequence {
 
     /// The id recorded for `name`.
     subscript(name: String) -> UInt32? {
-        bucket(of: name).map { buckets[$0] - 1 }
+        bucket(of: name).map { Self.id(in: buckets[$0]) }
     }
 
     /// The name recorded under `id`.
@@ -40,31 +45,27 @@ struct NodeNameTable: Sendable, Sequence {
     /// Records `name` under `id`. The name must not be recorded yet, nor the id in use.
     mutating func insert(_ name: String, id: UInt32) {
         assert(self[name] == nil && self.name(of: id) == nil, "node \(name) or id \(id) recorded twice")
-        if Int(id) >= names.count { names.append(contentsOf: repeatElement(nil, count: Int(id) + 1 - names.count)) }
+        while names.count <= Int(id) { names.append(nil) }
         names[Int(id)] = name
         count += 1
-        if count * 4 > buckets.count * 3 {
-            rebuild(capacity: Swift.max(16, buckets.count * 2))
-        } else {
-            place(id)
-        }
+        if count * 2 > buckets.count { rebuild(capacity: Swift.max(16, buckets.count * 2)) }
+        place(Self.hash(name) << 32 | UInt64(id + 1))
     }
 
     /// Forgets `name`; returns the id it had.
     @discardableResult
     mutating func remove(_ name: String) -> UInt32? {
         guard var hole = bucket(of: name) else { return nil }
-        let id = buckets[hole] - 1
+        let id = Self.id(in: buckets[hole])
         names[Int(id)] = nil
         count -= 1
         // Later members of the run move into the hole unless that would put them before
         // their home bucket, where a lookup would not find them.
         var next = (hole + 1) & mask
         while buckets[next] != 0 {
-            let moved = buckets[next]
-            let wanted = home(names[Int(moved - 1)]!)
+            let wanted = Int(Self.hash(in: buckets[next])) & mask
             if (next - wanted) & mask >= (next - hole) & mask {
-                buckets[hole] = moved
+                buckets[hole] = buckets[next]
                 hole = next
             }
             next = (next + 1) & mask
@@ -73,15 +74,16 @@ struct NodeNameTable: Sendable, Sequence {
         return id
     }
 
-    private mutating func place(_ id: UInt32) {
-        var bucket = home(names[Int(id)]!)
+    private mutating func place(_ entry: UInt64) {
+        var bucket = Int(Self.hash(in: entry)) & mask
         while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
-        buckets[bucket] = id + 1
+        buckets[bucket] = entry
     }
 
     private mutating func rebuild(capacity: Int) {
-        buckets = [UInt32](repeating: 0, count: capacity)
-        for id in names.indices where names[id] != nil { place(UInt32(id)) }
+        let old = buckets
+        buckets = [UInt64](repeating: 0, count: capacity)
+        for entry in old where entry != 0 { place(entry) }
     }
 
     /// Every (name, id) recorded, by id.
