@@ -10,43 +10,38 @@ public struct AllocationEngine: Sendable {
     struct PoolState: Sendable {
         /// False for an id that is free for reuse.
         var live = true
-        var ipv4: PoolFamily?
-        var ipv6: PoolFamily?
+        var families: PerFamily<FamilyState>
         var catchAll = false
         var terminating = false
         /// Set while the pool must not allocate for another reason (its object's spec changed).
         var suspended = false
-        var cursorV4: UInt128 = 0
-        var cursorV6: UInt128 = 0
-        /// The family had no free block at the last look; only a release of a range that
-        /// overlaps the pool can change that (holding more ranges never frees one).
-        var fullV4 = false
-        var fullV6 = false
         var associatedCount = 0
-        var allocatedV4: UInt128 = 0
-        var allocatedV6: UInt128 = 0
-        var reservationsV4: UInt64 = 0
-        var reservationsV6: UInt64 = 0
-        var releasesV4: UInt64 = 0
-        var releasesV6: UInt64 = 0
         /// Position in the order of PoolRankKey with equal match counts (P1...P5).
         var staticRank = 0
 
         init(_ definition: PoolDefinition) {
-            ipv4 = definition.ipv4
-            ipv6 = definition.ipv6
+            families = PerFamily { FamilyState(range: definition.family($0)) }
             catchAll = definition.selector.isCatchAll
         }
+    }
 
-        func family(_ family: IPFamily) -> PoolFamily? { family == .ipv4 ? ipv4 : ipv6 }
-        func cursor(_ family: IPFamily) -> UInt128 { family == .ipv4 ? cursorV4 : cursorV6 }
-        mutating func setCursor(_ family: IPFamily, _ value: UInt128) {
-            if family == .ipv4 { cursorV4 = value } else { cursorV6 = value }
-        }
-        func isFull(_ family: IPFamily) -> Bool { family == .ipv4 ? fullV4 : fullV6 }
-        mutating func setFull(_ family: IPFamily, _ value: Bool) {
-            if family == .ipv4 { fullV4 = value } else { fullV6 = value }
-        }
+    /// One family of a pool as decisions see it.
+    struct FamilyState: Sendable {
+        /// Nil when the pool has no range of the family.
+        var range: PoolFamily?
+        /// Block index where the next search for a free block starts (next fit).
+        var cursor: UInt128 = 0
+        /// No free block at the last look; only a release of a range that overlaps the pool
+        /// can change that (holding more ranges never frees one).
+        var full = false
+        /// Kept when the pool's definition is replaced.
+        var counts = FamilyCounts()
+    }
+
+    struct FamilyCounts: Sendable {
+        var allocated: UInt128 = 0
+        var reservations: UInt64 = 0
+        var releases: UInt64 = 0
     }
 
     /// One node's ranges: at most one per family inline (anything else, which only invalid
@@ -106,7 +101,7 @@ public struct AllocationEngine: Sendable {
     private var labelScratch: [String?] = []
     private var rankScratch: [(order: UInt64, id: UInt32)] = []
 
-    private var nodeIDs: [String: UInt32] = [:]
+    private var nodeIDs = NodeNameTable()
     private var slots: [NodeSlot] = []
     private var freeNodeIDs: [UInt32] = []
     private var overflowRanges: [UInt32: [IPPrefix]] = [:]
@@ -114,60 +109,55 @@ public struct AllocationEngine: Sendable {
     private static let firstExclusionID: UInt32 = 0x8000_0000
     private var exclusions: [String: [IPPrefix]] = [:]
     private var exclusionIDs: [String: UInt32] = [:]
+    /// Exclusion names by id − firstExclusionID.
+    private var exclusionNames: [String] = []
 
-    private var ipv4 = OccupancyIndex(family: .ipv4)
-    /// Per family, the candidate blocks the last successful `allocate` passed over (occupied
-    /// or overlapping something held) between the pool's cursor and the block it took: the
-    /// reference's "allocation tries per request". Zero for a family it did not allocate in.
-    public private(set) var lastSkippedBlocks: (ipv4: UInt128, ipv6: UInt128) = (0, 0)
-    /// The better-ranked pools the last successful `allocate` passed over because they were
-    /// full: non-empty when a node was served by a fallback pool.
-    public private(set) var lastPassedOver: [PoolExhaustion] = []
-    private var ipv6 = OccupancyIndex(family: .ipv6)
+    private var occupancy = PerFamily { OccupancyIndex(family: $0) }
 
     public init() {}
 
     // MARK: - Occupancy
 
-    private func index(_ family: IPFamily) -> OccupancyIndex { family == .ipv4 ? ipv4 : ipv6 }
-
     private mutating func hold(_ range: IPPrefix, _ holder: UInt32) {
-        if range.family == .ipv4 { ipv4.insert(range, holder: holder) } else { ipv6.insert(range, holder: holder) }
+        occupancy.update(range.family) { $0.insert(range, holder: holder) }
     }
 
     private mutating func unhold(_ range: IPPrefix, _ holder: UInt32) {
-        let removed = range.family == .ipv4 ? ipv4.remove(range, holder: holder) : ipv6.remove(range, holder: holder)
-        guard removed else { return }
+        guard occupancy.update(range.family, { $0.remove(range, holder: holder) }) else { return }
         // A pool found full may have room again if the freed range lies in it.
-        for id in states.indices where states[id].isFull(range.family) {
-            if let family = states[id].family(range.family), family.prefix.overlaps(range) { states[id].setFull(range.family, false) }
+        for id in states.indices where states[id].families[range.family].full {
+            if let family = states[id].families[range.family].range, family.prefix.overlaps(range) {
+                states[id].families[range.family].full = false
+            }
         }
     }
 
     private func holderName(_ id: UInt32) -> RangeHolder {
         if id >= Self.firstExclusionID {
-            return .excluded(exclusionIDs.first { $0.value == id }?.key ?? "?")
+            let index = Int(id - Self.firstExclusionID)
+            return .excluded(index < exclusionNames.count ? exclusionNames[index] : "?")
         }
-        return .node(nodeIDs.first { $0.value == id }?.key ?? "?")
+        return .node(nodeIDs.name(of: id) ?? "?")
     }
 
     /// True when nothing held anywhere overlaps `prefix`.
-    public func isFree(_ prefix: IPPrefix) -> Bool { index(prefix.family).isFree(prefix) }
+    public func isFree(_ prefix: IPPrefix) -> Bool { occupancy[prefix.family].isFree(prefix) }
 
     /// Every held range overlapping `prefix`, with its holder.
     public func holders(overlapping prefix: IPPrefix) -> [(range: IPPrefix, holder: RangeHolder)] {
-        index(prefix.family).overlapping(prefix).map { ($0.range, holderName($0.holder)) }
+        occupancy[prefix.family].overlapping(prefix).map { ($0.range, holderName($0.holder)) }
     }
 
     /// Number of (range, holder) pairs held in `family`.
-    public func heldRangeCount(_ family: IPFamily) -> Int { index(family).count }
+    public func heldRangeCount(_ family: IPFamily) -> Int { occupancy[family].count }
 
     // MARK: - Exclusions (e.g. Service CIDRs)
 
     private mutating func exclusionID(_ name: String) -> UInt32 {
         if let id = exclusionIDs[name] { return id }
-        let id = Self.firstExclusionID + UInt32(exclusionIDs.count)
+        let id = Self.firstExclusionID + UInt32(exclusionNames.count)
         exclusionIDs[name] = id
+        exclusionNames.append(name)
         return id
     }
 
@@ -233,14 +223,9 @@ public struct AllocationEngine: Sendable {
             let old = states[Int(id)]
             var state = PoolState(definition)
             state.associatedCount = old.associatedCount
-            state.allocatedV4 = old.allocatedV4
-            state.allocatedV6 = old.allocatedV6
-            state.reservationsV4 = old.reservationsV4
-            state.reservationsV6 = old.reservationsV6
-            state.releasesV4 = old.releasesV4
-            state.releasesV6 = old.releasesV6
-            for family in [IPFamily.ipv4, .ipv6] where previous.family(family) == definition.family(family) {
-                state.setCursor(family, old.cursor(family))
+            state.families.updateEach { family, new in
+                new.counts = old.families[family].counts
+                if previous.family(family) == definition.family(family) { new.cursor = old.families[family].cursor }
             }
             definitions[Int(id)] = definition
             states[Int(id)] = state
@@ -282,8 +267,7 @@ public struct AllocationEngine: Sendable {
         }
         definitions[Int(id)] = nil
         states[Int(id)].live = false
-        states[Int(id)].fullV4 = false
-        states[Int(id)].fullV6 = false
+        states[Int(id)].families.updateEach { _, family in family.full = false }
         names[Int(id)] = ""
         freePoolIDs.append(id)
         poolsChanged()
@@ -315,7 +299,7 @@ public struct AllocationEngine: Sendable {
     /// Names of the nodes associated with the pool (walks every node).
     public func associatedNodes(of name: String) -> Set<String> {
         guard let id = poolIDs[name] else { return [] }
-        return Set(nodeIDs.filter { slots[Int($0.value)].pool == id }.keys)
+        return Set(nodeIDs.lazy.filter { self.slots[Int($0.id)].pool == id }.map(\.name))
     }
 
     /// Counts per family for a pool (free ranges are counted by walking the ranges held
@@ -324,14 +308,12 @@ public struct AllocationEngine: Sendable {
         guard let id = liveID(name), let definition = definitions[id] else { return [] }
         let state = states[id]
         return definition.families.map { family in
-            let v4 = family.family == .ipv4
-            let occupied = index(family.family).occupiedBlockCount(in: family.prefix, blockLength: family.nodePrefixLength)
+            let counts = state.families[family.family].counts
+            let occupied = occupancy[family.family].occupiedBlockCount(in: family.prefix, blockLength: family.nodePrefixLength)
             return PoolFamilyStatistics(
                 family: family.family, prefix: family.prefix, nodePrefixLength: family.nodePrefixLength,
-                total: family.capacity, allocated: v4 ? state.allocatedV4 : state.allocatedV6,
-                free: family.capacity - occupied,
-                reservationsTotal: v4 ? state.reservationsV4 : state.reservationsV6,
-                releasesTotal: v4 ? state.releasesV4 : state.releasesV6)
+                total: family.capacity, allocated: counts.allocated, free: family.capacity - occupied,
+                reservationsTotal: counts.reservations, releasesTotal: counts.releases)
         }
     }
 
@@ -386,7 +368,7 @@ public struct AllocationEngine: Sendable {
 
     /// Every reservation, by node name.
     public var allReservations: [Reservation] {
-        nodeIDs.keys.sorted().map { reservation(nodeIDs[$0]!, node: $0) }
+        nodeIDs.sorted { $0.name < $1.name }.map { reservation($0.id, node: $0.name) }
     }
 
     /// Number of nodes holding ranges.
@@ -401,7 +383,7 @@ public struct AllocationEngine: Sendable {
             id = UInt32(slots.count)
             slots.append(slot)
         }
-        nodeIDs[name] = id
+        nodeIDs.insert(name, id: id)
         return id
     }
 
@@ -410,8 +392,11 @@ public struct AllocationEngine: Sendable {
         slots[Int(nodeID)].pool = poolID
         guard states[Int(poolID)].live else { return }
         states[Int(poolID)].associatedCount += 1
-        if slot.has(.ipv4) { states[Int(poolID)].allocatedV4 += 1; states[Int(poolID)].reservationsV4 += 1 }
-        if slot.has(.ipv6) { states[Int(poolID)].allocatedV6 += 1; states[Int(poolID)].reservationsV6 += 1 }
+        states[Int(poolID)].families.updateEach { family, state in
+            guard slot.has(family) else { return }
+            state.counts.allocated += 1
+            state.counts.reservations += 1
+        }
     }
 
     private mutating func disassociate(_ nodeID: UInt32, countingRelease: Bool) {
@@ -420,8 +405,11 @@ public struct AllocationEngine: Sendable {
         guard slot.pool != NodeSlot.noPool, states[Int(slot.pool)].live else { return }
         let id = Int(slot.pool)
         states[id].associatedCount -= 1
-        if slot.has(.ipv4) { states[id].allocatedV4 -= 1; if countingRelease { states[id].releasesV4 += 1 } }
-        if slot.has(.ipv6) { states[id].allocatedV6 -= 1; if countingRelease { states[id].releasesV6 += 1 } }
+        states[id].families.updateEach { family, state in
+            guard slot.has(family) else { return }
+            state.counts.allocated -= 1
+            if countingRelease { state.counts.releases += 1 }
+        }
     }
 
     /// Reserves one range per family of the best pool that has room in every family
@@ -440,16 +428,15 @@ public struct AllocationEngine: Sendable {
             }
             // IPv4 then IPv6 (the order of podCIDRs), without building arrays on this hot path.
             var slot = NodeSlot()
-            var blockV4: UInt128 = 0, blockV6: UInt128 = 0
-            guard pick(states[poolID].ipv4, of: poolID, into: &slot, &blockV4, exhausted: &exhausted),
-                  pick(states[poolID].ipv6, of: poolID, into: &slot, &blockV6, exhausted: &exhausted) else { continue }
+            var blocks = PerFamily<UInt128>(ipv4: 0, ipv6: 0)
+            guard pick(.ipv4, of: poolID, into: &slot, &blocks, exhausted: &exhausted),
+                  pick(.ipv6, of: poolID, into: &slot, &blocks, exhausted: &exhausted) else { continue }
             let nodeID = newNode(node.name, slot)
-            lastSkippedBlocks = (0, 0)
-            lastPassedOver = exhausted
-            if let pool = states[poolID].ipv4 { take(blockV4, of: pool, poolID, for: nodeID) }
-            if let pool = states[poolID].ipv6 { take(blockV6, of: pool, poolID, for: nodeID) }
+            var trace = AllocationTrace(passedOver: exhausted)
+            trace.skipped.ipv4 = take(blocks.ipv4, of: .ipv4, poolID, for: nodeID)
+            trace.skipped.ipv6 = take(blocks.ipv6, of: .ipv6, poolID, for: nodeID)
             associate(nodeID, with: UInt32(poolID))
-            return .allocated(reservation(nodeID, node: node.name))
+            return .allocated(reservation(nodeID, node: node.name), trace)
         }
         if exhausted.isEmpty { return .onlyClosedPools(node: node.name, pools: closed) }
         return .exhausted(node: node.name, pools: exhausted)
@@ -458,34 +445,36 @@ public struct AllocationEngine: Sendable {
     /// The next free block of one family of a pool (next fit), remembering when there is none.
     private mutating func freeBlock(_ poolID: Int, _ pool: PoolFamily) -> UInt128? {
         let family = pool.family
-        if states[poolID].isFull(family) { return nil }
-        let found = index(family).firstFreeBlock(in: pool.prefix, blockLength: pool.nodePrefixLength, from: states[poolID].cursor(family))
-        if found == nil { states[poolID].setFull(family, true) }
+        if states[poolID].families[family].full { return nil }
+        let found = occupancy[family].firstFreeBlock(in: pool.prefix, blockLength: pool.nodePrefixLength,
+                                                     from: states[poolID].families[family].cursor)
+        if found == nil { states[poolID].families[family].full = true }
         return found
     }
 
     /// Picks the next free block of one family of a pool for the node being built (a pool
     /// without the family has nothing to pick); false, noted in `exhausted`, when it is full.
-    private mutating func pick(_ pool: PoolFamily?, of poolID: Int, into slot: inout NodeSlot, _ block: inout UInt128,
+    private mutating func pick(_ family: IPFamily, of poolID: Int, into slot: inout NodeSlot, _ blocks: inout PerFamily<UInt128>,
                                exhausted: inout [PoolExhaustion]) -> Bool {
-        guard let pool else { return true }
+        guard let pool = states[poolID].families[family].range else { return true }
         guard let found = freeBlock(poolID, pool) else {
             exhausted.append(PoolExhaustion(pool: names[poolID], family: pool.family, prefix: pool.prefix))
             return false
         }
-        block = found
+        blocks[family] = found
         _ = slot.store(pool.block(at: found))
         return true
     }
 
-    /// Holds a block for the node and moves the pool's cursor past it.
-    private mutating func take(_ block: UInt128, of pool: PoolFamily, _ poolID: Int, for nodeID: UInt32) {
+    /// Holds a block of one family of a pool (if it has the family) for the node and moves the
+    /// family's cursor past it; returns the blocks passed over between the cursor and this one.
+    private mutating func take(_ block: UInt128, of family: IPFamily, _ poolID: Int, for nodeID: UInt32) -> UInt128 {
+        guard let pool = states[poolID].families[family].range else { return 0 }
         hold(pool.block(at: block), nodeID)
-        let cursor = states[poolID].cursor(pool.family)
-        let skipped = block >= cursor ? block - cursor : pool.capacity - cursor + block
-        if pool.family == .ipv4 { lastSkippedBlocks.ipv4 = skipped } else { lastSkippedBlocks.ipv6 = skipped }
+        let cursor = states[poolID].families[family].cursor
         let next = block + 1
-        states[poolID].setCursor(pool.family, next == pool.capacity ? 0 : next)
+        states[poolID].families[family].cursor = next == pool.capacity ? 0 : next
+        return block >= cursor ? block - cursor : pool.capacity - cursor + block
     }
 
     /// Records that the node now carries its pending reservation; false when it holds none.
@@ -504,7 +493,7 @@ public struct AllocationEngine: Sendable {
         let released = reservation(id, node: node)
         for range in released.ranges { unhold(range, id) }
         disassociate(id, countingRelease: true)
-        nodeIDs[node] = nil
+        nodeIDs.remove(node)
         overflowRanges[id] = nil
         slots[Int(id)] = NodeSlot()
         freeNodeIDs.append(id)
@@ -570,7 +559,7 @@ public struct AllocationEngine: Sendable {
         }
         var conflicts: [RangeConflict] = []
         for range in ranges {
-            for (other, holder) in index(range.family).overlapping(range) where holder != nodeID {
+            for (other, holder) in occupancy[range.family].overlapping(range) where holder != nodeID {
                 conflicts.append(RangeConflict(range: range, other: holderName(holder), otherRange: other))
             }
         }

@@ -33,7 +33,8 @@ public struct Reservation: Sendable, Hashable, CustomStringConvertible {
 /// What `allocate` decided.
 public enum AllocationOutcome: Sendable, Hashable, CustomStringConvertible {
     /// New pending reservation: write `reservation.podCIDRs` to the node, then `confirm`.
-    case allocated(Reservation)
+    /// The trace tells how the engine got there (for metrics and Events).
+    case allocated(Reservation, AllocationTrace)
     /// The node already holds a reservation (pending or confirmed); nothing new was taken.
     case alreadyReserved(Reservation)
     /// No ClusterCIDR selects the node.
@@ -45,7 +46,7 @@ public enum AllocationOutcome: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .allocated(let reservation):
+        case .allocated(let reservation, _):
             return "allocated \(reservation.podCIDRs.joined(separator: ", ")) to node \(reservation.node) from ClusterCIDR \(reservation.pool ?? "?")"
         case .alreadyReserved(let reservation):
             return "node \(reservation.node) already holds \(reservation.podCIDRs.joined(separator: ", "))"
@@ -57,6 +58,23 @@ public enum AllocationOutcome: Sendable, Hashable, CustomStringConvertible {
             return "no free range for node \(node): \(pools.map(\.description).joined(separator: "; ")): add a ClusterCIDR for these nodes or delete nodes to free ranges"
         }
     }
+}
+
+/// How `allocate` reached a new reservation: what it passed over on the way.
+public struct AllocationTrace: Sendable, Hashable {
+    /// The better-ranked pools passed over because they were full: non-empty when the node
+    /// is served by a fallback pool.
+    public let passedOver: [PoolExhaustion]
+    var skipped = PerFamily<UInt128>(ipv4: 0, ipv6: 0)
+
+    init(passedOver: [PoolExhaustion]) {
+        self.passedOver = passedOver
+    }
+
+    /// The candidate blocks of the pool's `family` passed over (occupied, or overlapping
+    /// something held) between the pool's cursor and the block taken: the reference's
+    /// "allocation tries per request". Zero for a family the pool does not have.
+    public func skippedBlocks(_ family: IPFamily) -> UInt128 { skipped[family] }
 }
 
 /// A pool that could not serve a node, and the family that ran out.

@@ -72,23 +72,23 @@ import Testing
         engine.upsertPool(small)
         engine.upsertPool(big)
         let reservations = (0..<4).map { engine.allocate(for: NodeAttributes(name: "n\($0)")) }
-        let pools = reservations.map { outcome -> String? in if case .allocated(let r) = outcome { r.pool } else { nil } }
+        let pools = reservations.map { outcome -> String? in if case .allocated(let r, _) = outcome { r.pool } else { nil } }
         #expect(pools == ["a-small", "a-small", "b-big", "b-big"])
         // Releasing a range outside the full pool leaves it full; one inside frees it.
         engine.release(node: "n2")
-        guard case .allocated(let next) = engine.allocate(for: NodeAttributes(name: "n4")) else { Issue.record("no range"); return }
+        guard case .allocated(let next, _) = engine.allocate(for: NodeAttributes(name: "n4")) else { Issue.record("no range"); return }
         #expect(next.pool == "b-big")
         engine.release(node: "n0")
-        guard case .allocated(let back) = engine.allocate(for: NodeAttributes(name: "n5")) else { Issue.record("no range"); return }
+        guard case .allocated(let back, _) = engine.allocate(for: NodeAttributes(name: "n5")) else { Issue.record("no range"); return }
         #expect(back.pool == "a-small" && back.podCIDRs == ["10.0.0.0/31"])
         // An excluded range that is lifted frees blocks as well.
         engine.exclude(try IPPrefix(parsing: "10.0.0.0/30"), name: "svc")
         engine.release(node: "n1")
         engine.release(node: "n5")
-        guard case .allocated(let blocked) = engine.allocate(for: NodeAttributes(name: "n6")) else { Issue.record("no range"); return }
+        guard case .allocated(let blocked, _) = engine.allocate(for: NodeAttributes(name: "n6")) else { Issue.record("no range"); return }
         #expect(blocked.pool == "b-big")
         engine.unexclude(try IPPrefix(parsing: "10.0.0.0/30"), name: "svc")
-        guard case .allocated(let freed) = engine.allocate(for: NodeAttributes(name: "n7")) else { Issue.record("no range"); return }
+        guard case .allocated(let freed, _) = engine.allocate(for: NodeAttributes(name: "n7")) else { Issue.record("no range"); return }
         #expect(freed.pool == "a-small")
     }
 }

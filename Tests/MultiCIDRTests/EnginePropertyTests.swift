@@ -68,7 +68,7 @@ struct SeededGenerator: RandomNumberGenerator {
             case 16..<50:
                 let before = engine.allReservations
                 let outcome = engine.allocate(for: attributes)
-                if case .allocated(let reservation) = outcome {
+                if case .allocated(let reservation, _) = outcome {
                     // A fresh allocation overlaps nothing that was held before.
                     for range in reservation.ranges {
                         for other in before where other.node != nodeName {

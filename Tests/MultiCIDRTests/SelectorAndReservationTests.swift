@@ -91,12 +91,12 @@ import Testing
         var engine = AllocationEngine()
         engine.upsertPool(pool("zone-a", labels(["zone": "a"]), v4: "192.168.0.0/28", hostBits: 4))
         engine.upsertPool(pool("fallback", v4: "10.0.0.0/16", hostBits: 8))
-        #expect(engine.allocate(for: node("a1", ["zone": "a"])).podCIDRs == ["192.168.0.0/28"])
-        #expect(engine.lastPassedOver.isEmpty)
-        #expect(engine.allocate(for: node("a2", ["zone": "a"])).podCIDRs == ["10.0.0.0/24"])
-        #expect(engine.lastPassedOver.map(\.pool) == ["zone-a"])
-        #expect(engine.allocate(for: node("x")).podCIDRs == ["10.0.1.0/24"])
-        #expect(engine.lastPassedOver.isEmpty)
+        let first = engine.allocate(for: node("a1", ["zone": "a"]))
+        #expect(first.podCIDRs == ["192.168.0.0/28"] && first.passedOver == [])
+        let fallback = engine.allocate(for: node("a2", ["zone": "a"]))
+        #expect(fallback.podCIDRs == ["10.0.0.0/24"] && fallback.passedOver?.map(\.pool) == ["zone-a"])
+        let unselected = engine.allocate(for: node("x"))
+        #expect(unselected.podCIDRs == ["10.0.1.0/24"] && unselected.passedOver == [])
     }
 }
 

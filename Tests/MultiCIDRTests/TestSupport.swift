@@ -27,7 +27,12 @@ func node(_ name: String, _ labels: [String: String] = [:]) -> NodeAttributes {
 
 extension AllocationOutcome {
     var podCIDRs: [String]? {
-        if case .allocated(let reservation) = self { return reservation.podCIDRs }
+        if case .allocated(let reservation, _) = self { return reservation.podCIDRs }
+        return nil
+    }
+
+    var passedOver: [PoolExhaustion]? {
+        if case .allocated(_, let trace) = self { return trace.passedOver }
         return nil
     }
 }

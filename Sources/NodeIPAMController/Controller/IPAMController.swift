@@ -65,13 +65,12 @@ public actor IPAMController {
     private nonisolated let readiness = ReadinessFlag()
 
     private var engine = AllocationEngine()
-    /// When each node without podCIDRs was first seen (for the allocation latency metric).
-    private var firstSeen: [String: ContinuousClock.Instant] = [:]
     /// Nodes waiting for a pool (no match, or all full); woken when pools change or ranges free up.
     private var pending: Set<String> = []
     /// Last problem reported per node, so unchanged problems do not produce new log lines.
     private var reported: [String: String] = [:]
-    /// Pool name → the validation errors last reported for it (reported once per change).
+    /// Pool name → why its current spec is invalid, for as long as it is (what the pool_invalid
+    /// metric shows); a Warning is written only when the message changes.
     private var invalidPools: [String: String] = [:] { didSet { publishInvalidPools() } }
     /// Pool name → the spec accepted for it, as written in its annotation: what its ranges
     /// and counts follow, whatever its spec says now.
@@ -93,8 +92,10 @@ public actor IPAMController {
     /// Pools found full in a family, so that the pool's own Warning is written once per
     /// exhaustion rather than once per waiting node and wake-up.
     private var exhaustedPools: Set<String> = []
-    /// When the informer first delivered each node without podCIDRs: the allocation latency
-    /// metric counts from there, queueing included.
+    /// When each node without podCIDRs was first seen, the one record of it: the informer's
+    /// callback notes a new node before it is queued (so the allocation latency metric counts
+    /// queueing too), a sync notes any other; taken when its podCIDRs are written, dropped
+    /// when it turns out to need no allocation or goes.
     private nonisolated let arrivals = ArrivalTimes()
 
     init(client: KubernetesClient, configuration: ControllerConfiguration, recorder: EventRecorder,
@@ -276,36 +277,32 @@ public actor IPAMController {
         // A node being deleted keeps its range until the object is gone: its pods may still
         // use it (the reference released it at once, and could hand it out again).
         if !node.podCIDRs.isEmpty {
-            if firstSeen[name] == nil { _ = arrivals.take(name) }
             adopt(node)
             return false
         }
         if node.deleting { return false }
-        if firstSeen[name] == nil { firstSeen[name] = arrivals.take(name) ?? .now }
+        arrivals.record(name)
         let outcome = engine.allocate(for: node.attributes)
         switch outcome {
         case .alreadyReserved(let reservation) where reservation.state == .pending && !allocates(reservation.pool):
             // Reserved earlier (its write failed or is unknown) from a pool that has since been
             // removed or is being deleted: never written as it is. The node decides.
             return await resolveFromServer(reservation, node, after: nil)
-        case .allocated(let reservation), .alreadyReserved(let reservation):
+        case .allocated(let reservation, _), .alreadyReserved(let reservation):
             holderUIDs[name] = node.uid
             pending.remove(name)
             metrics.setPendingNodes(pending.count)
-            if case .allocated = outcome, let pool = reservation.pool {
-                let skipped = engine.lastSkippedBlocks
-                let passedOver = engine.lastPassedOver
+            if case .allocated(_, let trace) = outcome, let pool = reservation.pool {
                 for range in reservation.ranges {
                     let cidr = poolCIDR(pool, range.family)
                     metrics.allocated(name: pool, cidr: cidr, count: 1)
-                    let tries = range.family == .ipv4 ? skipped.ipv4 : skipped.ipv6
-                    metrics.allocationTries(name: pool, cidr: cidr, tries: Int(clamping: tries))
+                    metrics.allocationTries(name: pool, cidr: cidr, tries: Int(clamping: trace.skippedBlocks(range.family)))
                 }
                 schedulePoolStatus(pool)
-                if !passedOver.isEmpty {
-                    await reportExhaustedPools(passedOver)
+                if !trace.passedOver.isEmpty {
+                    await reportExhaustedPools(trace.passedOver)
                     let message = "Node \(name) is given \(reservation.podCIDRs.joined(separator: ", ")) from ClusterCIDR \(pool), a fallback: "
-                        + "the ClusterCIDRs that suit it better are full (\(passedOver.map(\.description).joined(separator: "; ")))"
+                        + "the ClusterCIDRs that suit it better are full (\(trace.passedOver.map(\.description).joined(separator: "; ")))"
                     logger.info("\(message)", metadata: ["node": "\(name)", "clusterCIDR": "\(pool)", "reason": "\(EventReason.fallbackClusterCIDR)"])
                     await recordEvent(node, .normal, EventReason.fallbackClusterCIDR, message)
                 }
@@ -414,7 +411,7 @@ public actor IPAMController {
     private func reconcileAfterWrite(_ name: String, _ actual: [String], _ reservation: Reservation) -> Bool {
         if Set(actual) == Set(reservation.podCIDRs) {
             engine.confirm(node: name)
-            if let started = firstSeen.removeValue(forKey: name) {
+            if let started = arrivals.take(name) {
                 let elapsed = started.duration(to: .now)
                 metrics.observeAllocationLatency(seconds: elapsed.inSeconds)
             }
@@ -432,7 +429,9 @@ public actor IPAMController {
         let report = engine.adopt(node: node.attributes, podCIDRs: node.podCIDRs)
         holderUIDs[node.name] = node.uid
         if pending.remove(node.name) != nil { metrics.setPendingNodes(pending.count) }
-        if case .confirmedPending = report.change, let started = firstSeen.removeValue(forKey: node.name) {
+        // Carrying podCIDRs, the node waits for nothing: it was first seen without them only
+        // when this confirms our pending write.
+        if let started = arrivals.take(node.name), case .confirmedPending = report.change {
             let elapsed = started.duration(to: .now)
             metrics.observeAllocationLatency(seconds: elapsed.inSeconds)
         }
@@ -461,7 +460,6 @@ public actor IPAMController {
     }
 
     private func releaseNode(_ name: String, wakePending: Bool = true) {
-        firstSeen[name] = nil
         holderUIDs[name] = nil
         _ = arrivals.take(name)
         reported[name] = nil
@@ -836,7 +834,8 @@ struct Discarded: Decodable {
     init(from decoder: any Decoder) throws {}
 }
 
-/// When nodes were first delivered by the informer, handed from its callback to the actor.
+/// When each node without podCIDRs was first seen: written by the informer's callback and by
+/// the actor, so it lives outside the actor.
 final class ArrivalTimes: @unchecked Sendable {
     private let lock = NSLock()
     private var times: [String: ContinuousClock.Instant] = [:]
