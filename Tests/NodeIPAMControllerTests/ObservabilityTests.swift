@@ -199,7 +199,7 @@ import TestSupport
             try await h.createNode("c", podCIDRs: ["10.9.2.0/24"])
             try await h.createPool("bad", ipv4: "10.8.0.0/30", hostBits: 8) // more host bits than the pool has
             let metrics = Watched()
-            await h.startController(metrics: metrics)
+            _ = await h.startController(metrics: metrics)
             let overlapping = try await metrics.overlapping.next { !$0.isEmpty }
             #expect(overlapping.count == 1 && overlapping.isSubset(of: ["a", "b"]), "one of the two holds the range, the other overlaps it: \(overlapping)")
             _ = try await metrics.invalid.next { $0 == ["bad": "InvalidSpec"] }
