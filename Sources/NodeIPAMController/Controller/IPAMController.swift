@@ -37,6 +37,10 @@ struct ControllerConfiguration: Sendable {
     var nodeMaskSizeIPv6 = 64
     /// `--service-cluster-ip-range`: never handed out.
     var serviceCIDRs: [String] = []
+    /// `--exclude-cidrs`: never handed out either.
+    var excludeCIDRs: [String] = []
+    /// `--release-cooldown`: a released range stays out of allocation this long (zero: off).
+    var releaseCooldown: Duration = .zero
     /// Timeout of one node write.
     var writeTimeout: Duration = .seconds(10)
     /// A pool's status is written this long after the change that calls for it...
@@ -70,6 +74,8 @@ actor IPAMController {
     private nonisolated let readiness = ReadinessFlag()
 
     private var engine = AllocationEngine()
+    /// Pool name → its released ranges still cooling (`--release-cooldown`), as in its status.
+    private var cooling: [String: [ClusterCIDRCoolingRange]] = [:]
     /// When each node without podCIDRs was first seen (for the allocation latency metric).
     private var firstSeen: [String: ContinuousClock.Instant] = [:]
     /// Nodes waiting for a pool (no match, or all full); woken when pools change or ranges free up.
@@ -131,7 +137,8 @@ actor IPAMController {
             case .added(let pool), .deleted(let pool), .resync(let pool): poolQueue.add(pool.name)
             case .updated(let old, let new):
                 if old.metadata.generation != new.metadata.generation || old.metadata.deletionTimestamp != new.metadata.deletionTimestamp
-                    || old.metadata.finalizers != new.metadata.finalizers || old.metadata.uid != new.metadata.uid {
+                    || old.metadata.finalizers != new.metadata.finalizers || old.metadata.uid != new.metadata.uid
+                    || old.excludeCIDRsText != new.excludeCIDRsText {
                     poolQueue.add(new.name)
                 }
             }
@@ -234,6 +241,9 @@ actor IPAMController {
         for service in configuration.serviceCIDRs {
             engine.exclude(try IPPrefix(parsing: service), name: "service-cluster-ip-range")
         }
+        for range in configuration.excludeCIDRs {
+            engine.exclude(try IPPrefix(parsing: range), name: Self.excludeCIDRsName)
+        }
         // Only a pool whose finalizer is on the server is registered now: a pool without it
         // (created while no replica led) could be deleted at once, under nodes given its
         // ranges. Those get the finalizer first, below, before any worker runs.
@@ -248,8 +258,10 @@ actor IPAMController {
             let accepted = acceptedSpec(of: pool)
             guard let definition = try? pool.withSpec(accepted).poolDefinition() else { continue }
             engine.upsertPool(definition)
+            if let excluded = try? pool.excludedRanges(within: definition) { engine.setExclusions(excluded, name: Self.exclusionName(of: pool.name)) }
             if pool.metadata.deletionTimestamp != nil { engine.setTerminating(pool.name) }
             if let accepted, ClusterCIDRSpecChange(accepted: accepted, current: pool.spec) != nil { engine.setSuspended(pool.name) }
+            restoreCooling(pool)
         }
         var adopted = 0
         for node in nodeInformer.list() where !node.podCIDRs.isEmpty {
@@ -473,6 +485,7 @@ actor IPAMController {
         forgetOverlaps(of: name)
         if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
         guard let released = engine.release(node: name) else { return }
+        if released.state == .confirmed, let pool = released.pool { startCooling(pool, released.ranges) }
         logger.info("released podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(released.podCIDRs.joined(separator: ","))",
                                                      "clusterCIDR": "\(released.pool ?? "")"])
         if let pool = released.pool {
@@ -539,17 +552,21 @@ actor IPAMController {
             statusWritten[name] = nil
             return false
         }
+        expireCooling(name)
         // The spec accepted for this object (what its nodes were counted under) when there is
         // one; else the spec as it reads now, accepted below together with the finalizer.
         let spec = acceptedSpec(of: pool) ?? pool.spec
         let definition: PoolDefinition
+        let excluded: [IPPrefix]
         do throws(InvalidClusterCIDR) {
             definition = try pool.withSpec(spec).poolDefinition()
+            excluded = try pool.excludedRanges(within: definition)
         } catch {
             return await markInvalid(pool, error)
         }
         guard let spec else { return false } // a pool without spec fails validation above
         invalidPools[name] = nil
+        if engine.setExclusions(excluded, name: Self.exclusionName(of: name)) { wakePendingNodes() }
         let change = ClusterCIDRSpecChange(accepted: spec, current: pool.spec)
         if pool.metadata.deletionTimestamp != nil {
             return await syncTerminating(pool, definition, change)
@@ -673,6 +690,9 @@ actor IPAMController {
     /// with a reservation not yet written are settled by their next sync, never written as is.
     private func forgetPool(_ name: String) {
         let nodes = engine.removePool(named: name)
+        if engine.setExclusions([], name: Self.exclusionName(of: name)) { wakePendingNodes() }
+        if engine.setExclusions([], name: Self.coolingName(of: name)) { wakePendingNodes() }
+        cooling[name] = nil
         metrics.removePool(name: name)
         exhaustedPools.remove(name)
         waitingPools.remove(name)
@@ -736,7 +756,7 @@ actor IPAMController {
         let holders = terminating && nodes > 0 ? Array(engine.associatedNodes(of: pool.name)) : []
         let status = ClusterCIDRStatus.compose(previous: pool.status, generation: pool.metadata.generation, families: stats, nodes: nodes,
                                                holders: holders, terminating: terminating, problem: change.map(ClusterCIDRProblem.specChanged),
-                                               now: KubeTime.seconds())
+                                               now: KubeTime.seconds(), cooling: cooling[pool.name] ?? [])
         if status == pool.status { return false }
         return await putStatus(pool, status)
     }
@@ -755,6 +775,46 @@ actor IPAMController {
             if Task.isCancelled { return false }
             if !error.isFenced { logger.error("writing ClusterCIDR status failed", metadata: ["clusterCIDR": "\(pool.name)", "error": "\(error)"]) }
             return true
+        }
+    }
+
+    // MARK: - Release cooldown
+
+    /// Keeps a released range of `pool` out of allocation for `--release-cooldown`; the pool's
+    /// next status write records it, so a restart or a new leader keeps honouring it.
+    private func startCooling(_ pool: String, _ ranges: [IPPrefix]) {
+        guard configuration.releaseCooldown > .zero, engine.pool(named: pool) != nil else { return }
+        // Whole seconds (the status's time format), rounded up: never shorter than asked.
+        let until = KubeTime.seconds(Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + configuration.releaseCooldown.inSeconds).rounded(.up)))
+        for range in ranges {
+            engine.exclude(range, name: Self.coolingName(of: pool))
+            cooling[pool, default: []].append(ClusterCIDRCoolingRange(cidr: range.description, until: until))
+        }
+        poolQueue.add(pool, after: configuration.releaseCooldown)
+    }
+
+    /// At start-up: the ranges the pool's status says are still cooling.
+    private func restoreCooling(_ pool: ClusterCIDR) {
+        let now = Date()
+        let entries = pool.status?.coolingRanges?.filter { ($0.parsed?.until ?? now) > now } ?? []
+        guard !entries.isEmpty else { return }
+        for entry in entries { if let (range, _) = entry.parsed { engine.exclude(range, name: Self.coolingName(of: pool.name)) } }
+        cooling[pool.name] = entries
+    }
+
+    /// Ends the cooldown of the pool's ranges whose time has come, and comes back for the next.
+    private func expireCooling(_ pool: String) {
+        guard let entries = cooling[pool] else { return }
+        let now = Date()
+        let (ended, cool) = (entries.filter { ($0.parsed?.until ?? now) <= now }, entries.filter { ($0.parsed?.until ?? now) > now })
+        if !ended.isEmpty {
+            for entry in ended { if let (range, _) = entry.parsed { engine.unexclude(range, name: Self.coolingName(of: pool)) } }
+            cooling[pool] = cool.isEmpty ? nil : cool
+            logger.info("released ranges cooled down", metadata: ["clusterCIDR": "\(pool)", "ranges": "\(ended.map(\.cidr).joined(separator: ","))"])
+            wakePendingNodes()
+        }
+        if let next = cool.compactMap({ $0.parsed?.until }).min() {
+            poolQueue.add(pool, after: .milliseconds(Int64(max(0, next.timeIntervalSince(now)) * 1000) + 1))
         }
     }
 
@@ -826,6 +886,14 @@ enum StatusPatch {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard var object = try JSONSerialization.jsonObject(with: encoder.encode(status)) as? [String: Any] else { return Data("{}".utf8) }
         for family in ["ipv4", "ipv6"] where object[family] == nil { object[family] = NSNull() }
+        // Merge patches keep what they do not mention: a cooldown that ended is removed explicitly.
+        if object["coolingRanges"] == nil { object["coolingRanges"] = NSNull() }
+        for family in ["ipv4", "ipv6"] {
+            if var fields = object[family] as? [String: Any], fields["cooling"] == nil {
+                fields["cooling"] = NSNull()
+                object[family] = fields
+            }
+        }
         return try JSONSerialization.data(withJSONObject: ["status": object], options: [.sortedKeys])
     }
 }
@@ -854,4 +922,17 @@ final class ArrivalTimes: @unchecked Sendable {
     func take(_ name: String) -> ContinuousClock.Instant? {
         lock.withLock { times.removeValue(forKey: name) }
     }
+}
+
+extension IPAMController {
+    /// The engine's name for the ranges of `--exclude-cidrs`.
+    static let excludeCIDRsName = "exclude-cidrs"
+
+    /// The engine's name for the ranges a ClusterCIDR's exclusion annotation lists.
+    static func exclusionName(of pool: String) -> String { "exclude-cidrs annotation of ClusterCIDR \(pool)" }
+}
+
+extension IPAMController {
+    /// The engine's name for a pool's released ranges that are cooling down.
+    static func coolingName(of pool: String) -> String { "release-cooldown of ClusterCIDR \(pool)" }
 }
