@@ -3,7 +3,7 @@ import PackageDescription
 
 // Module layout: see ../shared/DESIGN.md §2. Dependency direction:
 // NodeIPAMController -> ClusterCIDRAPI -> MultiCIDR; ClusterCIDRAPI and NodeIPAMController -> KubeClient;
-// LocalAPIServer -> KubeClient models only.
+// LocalAPIServer -> KubeClient models only; only the demo (NodeIPAMDemo) and tests link LocalAPIServer.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
@@ -13,7 +13,10 @@ let package = Package(
     name: "node-ipam-controller",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "node-ipam-controller", targets: ["NodeIPAMController"]),
+        // The production executable: links neither swift-nio nor LocalAPIServer.
+        .executable(name: "node-ipam-controller", targets: ["NodeIPAMControllerTool"]),
+        // The demo (`bash hack/demo.sh`): the controller against a bundled LocalAPIServer.
+        .executable(name: "node-ipam-demo", targets: ["NodeIPAMDemo"]),
         .executable(name: "local-apiserver", targets: ["LocalAPIServerTool"]),
         .library(name: "MultiCIDR", targets: ["MultiCIDR"]),
         .library(name: "ClusterCIDRAPI", targets: ["ClusterCIDRAPI"]),
@@ -68,31 +71,36 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // /healthz, /readyz and /metrics on swift-nio, the metrics registry, the log handler and
-        // output that survives closed pipes: shared by the controller and the node agent.
+        // /healthz, /readyz and /metrics on POSIX sockets, the metrics registry, the log handler
+        // and output that survives closed pipes: shared by the controller and the node agent.
         .target(
             name: "ServiceSupport",
             dependencies: [
                 "KubeClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(
+        // The controller: flags, wiring, reconcile loops, subcommands. A library so that the
+        // demo and the tests link it; the executable is the one-line NodeIPAMControllerTool.
+        .target(
             name: "NodeIPAMController",
             dependencies: [
-                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "LocalAPIServer", "ServiceSupport",
+                "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "ServiceSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "NodeIPAMControllerTool", dependencies: ["NodeIPAMController"], swiftSettings: strict),
+        .executableTarget(
+            name: "NodeIPAMDemo",
+            dependencies: [
+                "NodeIPAMController", "LocalAPIServer", "ClusterCIDRAPI", "KubeClient", "MultiCIDR", "ServiceSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -130,5 +138,6 @@ let package = Package(
         .testTarget(name: "NodeIPAMControllerTests", dependencies: ["NodeIPAMController", "LocalAPIServer", "KubeClient", "ClusterCIDRAPI", "MultiCIDR", "TestSupport"],
                     swiftSettings: strict),
         .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer"], swiftSettings: strict),
+        .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport"], swiftSettings: strict),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Routes a request to discovery, OpenAPI, or a resource verb, and renders the answer.
 final class APIHandler: Sendable {
@@ -333,11 +334,10 @@ final class APIHandler: Sendable {
 
 /// A watch cut short by fault injection: it carries `events` events (bookmarks not
 /// counted), then ends.
-final class WatchCut: @unchecked Sendable {
+final class WatchCut: Sendable {
     let events: Int
     let expire: Bool
-    private let lock = NSLock()
-    private var sent = 0
+    private let sent = Mutex(0)
 
     init(events: Int, expire: Bool) {
         self.events = events
@@ -345,12 +345,16 @@ final class WatchCut: @unchecked Sendable {
     }
 
     /// False once the budget is spent (events after the cut are not sent).
-    func allows(_ type: String) -> Bool { lock.withLock { sent < events } }
+    func allows(_ type: String) -> Bool {
+        let events = self.events
+        return sent.withLock { $0 < events }
+    }
 
     /// Counts a sent event; true when it was the last one.
     func spent(_ type: String) -> Bool {
         guard type != "BOOKMARK" else { return false }
-        return lock.withLock {
+        let events = self.events
+        return sent.withLock { sent in
             sent += 1
             return sent == events
         }
@@ -358,13 +362,12 @@ final class WatchCut: @unchecked Sendable {
 }
 
 /// True exactly once: marks the first Table event of a watch (later ones omit column definitions).
-final class FirstFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var used = false
+final class FirstFlag: Sendable {
+    private let used = Mutex(false)
     func take() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        defer { used = true }
-        return !used
+        used.withLock { used in
+            defer { used = true }
+            return !used
+        }
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
 
 /// The writes the server applied, in the order of their resourceVersions, with the client's
 /// User-Agent: what kube-apiserver's audit log would show. Fault-safety checks use it to tell
 /// which replica wrote what, and whether it held the Lease at that moment.
-public final class AuditLog: @unchecked Sendable {
+public final class AuditLog: Sendable {
     /// One applied write.
     public struct Entry: Sendable {
         public var resourceVersion: UInt64
@@ -36,8 +37,7 @@ public final class AuditLog: @unchecked Sendable {
 
     /// Whether writes are recorded (`Configuration.audit`).
     public let enabled: Bool
-    private let lock = NSLock()
-    private var items: [Entry] = []
+    private let items = Mutex<[Entry]>([])
 
     init(enabled: Bool) {
         self.enabled = enabled
@@ -50,11 +50,11 @@ public final class AuditLog: @unchecked Sendable {
                           uid: object["metadata"]?["uid"]?.stringValue, subresource: subresource, userAgent: userAgent)
         if resource == "leases" { entry.holder = object["spec"]?["holderIdentity"]?.stringValue ?? "" }
         if resource == "nodes" { entry.podCIDRs = (object["spec"]?["podCIDRs"]?.arrayValue ?? []).compactMap(\.stringValue) }
-        lock.withLock { items.append(entry) }
+        items.withLock { $0.append(entry) }
     }
 
     /// Entries with a resourceVersion above `after`, in resourceVersion order.
     public func entries(after: UInt64 = 0) -> [Entry] {
-        lock.withLock { items.filter { $0.resourceVersion > after } }.sorted { $0.resourceVersion < $1.resourceVersion }
+        items.withLock { $0.filter { $0.resourceVersion > after } }.sorted { $0.resourceVersion < $1.resourceVersion }
     }
 }

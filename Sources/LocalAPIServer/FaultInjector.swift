@@ -1,8 +1,9 @@
 import Foundation
+import Synchronization
 
 /// Programmable failures for reliability tests: each rule matches requests by verb, resource, name and
 /// namespace (nil matches anything) and fires for the next `count` matching requests.
-public final class FaultInjector: @unchecked Sendable {
+public final class FaultInjector: Sendable {
     /// What a matched request gets.
     public enum Action: Sendable {
         /// Answer with this status (e.g. 500 InternalError, 409 Conflict, 429 TooManyRequests); the request is not applied.
@@ -46,18 +47,19 @@ public final class FaultInjector: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
-    private var rules: [Rule] = []
-    private var fired = 0
-    private var firedByAction: [String: Int] = [:]
+    private struct State {
+        var rules: [Rule] = []
+        var fired = 0
+        var firedByAction: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Adds a rule; rules are tried in the order added.
     public func add(_ rule: Rule) {
-        lock.lock()
-        defer { lock.unlock() }
-        rules.append(rule)
+        state.withLock { $0.rules.append(rule) }
     }
 
     /// Makes the next `count` writes (update/patch) of Leases fail with 409 Conflict.
@@ -68,50 +70,38 @@ public final class FaultInjector: @unchecked Sendable {
 
     /// Removes the rules that match `predicate`.
     public func remove(where predicate: (Rule) -> Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        rules.removeAll(where: predicate)
+        state.withLock { $0.rules.removeAll(where: predicate) }
     }
 
     /// Removes every rule.
     public func clear() {
-        lock.lock()
-        defer { lock.unlock() }
-        rules.removeAll()
+        state.withLock { $0.rules.removeAll() }
     }
 
     /// How many requests met each kind of fault so far (`status 500`, `applyThenDrop`, ...).
-    public var firedCounts: [String: Int] {
-        lock.lock()
-        defer { lock.unlock() }
-        return firedByAction
-    }
+    public var firedCounts: [String: Int] { state.withLock { $0.firedByAction } }
 
     /// How many requests a rule has failed so far.
-    public var firedCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return fired
-    }
+    public var firedCount: Int { state.withLock { $0.fired } }
 
     func match(verb: String, resource: String, name: String?, namespace: String?, userAgent: String = "") -> Action? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !rules.isEmpty else { return nil }
-        for i in rules.indices {
-            let r = rules[i]
-            if let v = r.verb, v != verb { continue }
-            if let res = r.resource, res != resource { continue }
-            if let n = r.name, n != name { continue }
-            if let ns = r.namespace, ns != namespace { continue }
-            if let agent = r.userAgent, !userAgent.hasPrefix(agent) { continue }
-            rules[i].remaining -= 1
-            if rules[i].remaining <= 0 { rules.remove(at: i) }
-            fired += 1
-            firedByAction[r.action.name, default: 0] += 1
-            return r.action
+        state.withLock { state -> Action? in
+            guard !state.rules.isEmpty else { return nil }
+            for i in state.rules.indices {
+                let r = state.rules[i]
+                if let v = r.verb, v != verb { continue }
+                if let res = r.resource, res != resource { continue }
+                if let n = r.name, n != name { continue }
+                if let ns = r.namespace, ns != namespace { continue }
+                if let agent = r.userAgent, !userAgent.hasPrefix(agent) { continue }
+                state.rules[i].remaining -= 1
+                if state.rules[i].remaining <= 0 { state.rules.remove(at: i) }
+                state.fired += 1
+                state.firedByAction[r.action.name, default: 0] += 1
+                return r.action
+            }
+            return nil
         }
-        return nil
     }
 }
 

@@ -60,6 +60,8 @@ enum Reply: Sendable {
 }
 
 /// Writes the chunks of one streaming response; safe from any thread.
+/// `@unchecked`: its lock must be recursive (NIO can close the channel inside a write and the
+/// close ends the stream on the same thread), and Synchronization's `Mutex` is not.
 final class StreamWriter: @unchecked Sendable {
     private let channel: any Channel
     // Recursive: a write can close the channel synchronously, and closing ends the stream on this same thread.

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// An in-memory Kubernetes API server on a loopback port, for tests, demos and benchmarks.
 ///
@@ -162,20 +163,11 @@ public final class LocalAPIServer: Sendable {
 }
 
 /// Lets the channel initializer be built before the handler exists (the handler needs the bound port).
-final class APIHandlerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var handler: APIHandler?
-    func set(_ h: APIHandler) {
-        lock.lock()
-        handler = h
-        lock.unlock()
-    }
+final class APIHandlerBox: Sendable {
+    private let handler = Mutex<APIHandler?>(nil)
+    func set(_ h: APIHandler) { handler.withLock { $0 = h } }
     var lazyHandler: LazyAPIHandler { LazyAPIHandler(box: self) }
-    func get() -> APIHandler? {
-        lock.lock()
-        defer { lock.unlock() }
-        return handler
-    }
+    func get() -> APIHandler? { handler.withLock { $0 } }
 }
 
 /// Resolves the handler on first use.

@@ -1,13 +1,113 @@
 import Foundation
+import Synchronization
 
 /// The in-memory object store: one global resourceVersion, a bounded event history, live watchers,
 /// and the registry of served resources (built-ins plus those registered by CRDs).
 ///
-/// Every operation runs under one lock; watch sinks are called under it too, so each watcher sees
-/// events in resourceVersion order.
-final class Store: @unchecked Sendable {
-    private let lock = NSLock()
-    private var currentRV: UInt64 = 1
+/// Every operation runs under one lock (a `Mutex` around `StoreState`); watch sinks are called
+/// under it too, so each watcher sees events in resourceVersion order.
+final class Store: Sendable {
+    private let state: Mutex<StoreState>
+
+    init(historyLimit: Int, validationRules: Bool = true) {
+        state = Mutex(StoreState(historyLimit: historyLimit, validationRules: validationRules))
+    }
+
+    static func key(_ ns: String, _ name: String) -> String { ns.isEmpty ? name : "\(ns)/\(name)" }
+
+    struct ListResult { var items: [JSON]; var resourceVersion: UInt64; var continueToken: String?; var remaining: Int? }
+
+    enum DeleteOutcome { case deleted(JSON), pending(JSON) }
+
+    func resource(groupVersion: String, plural: String) -> ResourceInfo? {
+        state.withLock { $0.resources[groupVersion]?[plural] }
+    }
+
+    /// All served group versions and their resources, sorted for stable discovery output.
+    func allResources() -> [String: [ResourceInfo]] {
+        state.withLock { $0.resources.mapValues { $0.values.sorted { $0.plural < $1.plural } } }
+    }
+
+    var resourceVersion: UInt64 { state.withLock { $0.currentRV } }
+
+    func get(_ r: ResourceInfo, namespace: String, name: String) throws(StatusError) -> JSON {
+        try state.withLock { (store: inout StoreState) throws(StatusError) -> JSON in try store.get(r, namespace: namespace, name: name) }
+    }
+
+    func list(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, limit: Int?,
+              continueToken: String?) throws(StatusError) -> ListResult {
+        try state.withLock { (store: inout StoreState) throws(StatusError) -> ListResult in
+            try store.list(r, namespace: namespace, labels: labels, fields: fields, limit: limit, continueToken: continueToken)
+        }
+    }
+
+    func create(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool = false) throws(StatusError) -> JSON {
+        try state.withLock { (store: inout StoreState) throws(StatusError) -> JSON in try store.create(r, namespace: namespace, body: body, strict: strict) }
+    }
+
+    /// Replaces an object (PUT), or its status with `subresource == "status"`.
+    func update(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
+                strict: Bool = false) throws(StatusError) -> JSON {
+        try state.withLock { (store: inout StoreState) throws(StatusError) -> JSON in
+            try store.update(r, namespace: namespace, name: name, body: body, subresource: subresource, strict: strict)
+        }
+    }
+
+    /// Read-modify-write under the lock (patch): `transform` gets the current object (nil if absent).
+    func modify(_ r: ResourceInfo, namespace: String, name: String, subresource: String?, createIfAbsent: Bool, strict: Bool = false,
+                _ transform: (JSON?) throws(StatusError) -> JSON) throws(StatusError) -> (object: JSON, created: Bool) {
+        try state.withLock { (store: inout StoreState) throws(StatusError) -> (object: JSON, created: Bool) in
+            try store.modify(r, namespace: namespace, name: name, subresource: subresource, createIfAbsent: createIfAbsent, strict: strict, transform)
+        }
+    }
+
+    func delete(_ r: ResourceInfo, namespace: String, name: String, preconditions: JSON?) throws(StatusError) -> DeleteOutcome {
+        try state.withLock { (store: inout StoreState) throws(StatusError) -> DeleteOutcome in
+            try store.delete(r, namespace: namespace, name: name, preconditions: preconditions)
+        }
+    }
+
+    /// Registers a watcher. Sends the initial events (history after `resourceVersion`, or synthetic ADDED
+    /// for the current state when none is given) before any live event. Returns nil after sending
+    /// a 410 Expired ERROR when the version has left the history window.
+    func watch(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, resourceVersion: String?,
+               sink: @escaping @Sendable (WatchOutput) -> Void) -> Int? {
+        state.withLock { $0.watch(r, namespace: namespace, labels: labels, fields: fields, resourceVersion: resourceVersion, sink: sink) }
+    }
+
+    func bookmark(_ id: Int, _ r: ResourceInfo) { state.withLock { $0.bookmark(id, r) } }
+
+    func stopWatch(_ id: Int) { _ = state.withLock { $0.watchers.removeValue(forKey: id) } }
+
+    /// Ends every open watch; with `expire`, each first receives a 410 Expired ERROR event.
+    func closeAllWatches(expire: Bool) -> Int { state.withLock { $0.closeAllWatches(expire: expire) } }
+
+    var openWatchCount: Int { state.withLock { $0.watchers.count } }
+
+    /// RFC 3339 seconds, as Kubernetes writes timestamps. Formatting by hand: a DateFormatter per call costs more than a write.
+    static func now() -> String {
+        var t = time_t(Date().timeIntervalSince1970)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))Z"
+    }
+
+    /// What generation tracks: everything but metadata and status.
+    static func withoutMeta(_ o: JSON) -> JSON {
+        var o = o
+        o["metadata"] = nil
+        o["status"] = nil
+        return o
+    }
+}
+
+/// The store's state and operations; only ever touched under `Store`'s mutex.
+struct StoreState {
+    typealias ListResult = Store.ListResult
+    typealias DeleteOutcome = Store.DeleteOutcome
+
+    fileprivate var currentRV: UInt64 = 1
     private var objects: [String: [String: JSON]] = [:]
     /// Each store's keys in order, dropped whenever a key is added or removed.
     private var sortedKeys: [String: [String]] = [:]
@@ -15,9 +115,9 @@ final class Store: @unchecked Sendable {
     private var historyStart = 0
     private let historyLimit: Int
     private var compactedRV: UInt64 = 0
-    private var watchers: [Int: Watcher] = [:]
+    fileprivate var watchers: [Int: Watcher] = [:]
     private var nextWatcherID = 0
-    private var resources: [String: [String: ResourceInfo]] = [:]  // groupVersion -> plural -> info
+    fileprivate var resources: [String: [String: ResourceInfo]] = [:]  // groupVersion -> plural -> info
     private var crdResources: [String: [ResourceInfo]] = [:]  // CRD name -> its served versions
 
     /// The CRDs' CEL rules, or nil when the server does not evaluate them.
@@ -32,42 +132,15 @@ final class Store: @unchecked Sendable {
         }
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
-    }
-
-    // MARK: registry
-
-    func resource(groupVersion: String, plural: String) -> ResourceInfo? {
-        withLock { resources[groupVersion]?[plural] }
-    }
-
-    /// All served group versions and their resources, sorted for stable discovery output.
-    func allResources() -> [String: [ResourceInfo]] {
-        withLock { resources.mapValues { $0.values.sorted { $0.plural < $1.plural } } }
-    }
-
-    var resourceVersion: UInt64 { withLock { currentRV } }
-
     // MARK: reads
 
-    static func key(_ ns: String, _ name: String) -> String { ns.isEmpty ? name : "\(ns)/\(name)" }
-
-    func get(_ r: ResourceInfo, namespace: String, name: String) throws(StatusError) -> JSON {
-        lock.lock()
-        defer { lock.unlock() }
+    mutating func get(_ r: ResourceInfo, namespace: String, name: String) throws(StatusError) -> JSON {
         guard let o = objects[r.storageKey]?[Store.key(namespace, name)] else { throw .notFound(r, name) }
         return render(o, r)
     }
 
-    struct ListResult { var items: [JSON]; var resourceVersion: UInt64; var continueToken: String?; var remaining: Int? }
-
-    func list(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, limit: Int?,
+    mutating func list(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, limit: Int?,
               continueToken: String?) throws(StatusError) -> ListResult {
-        lock.lock()
-        defer { lock.unlock() }
         var startAfter: String?
         var listRV = currentRV
         if let token = continueToken, !token.isEmpty {
@@ -137,12 +210,12 @@ final class Store: @unchecked Sendable {
 
     // MARK: writes
 
-    private func nextRV() -> UInt64 {
+    private mutating func nextRV() -> UInt64 {
         currentRV += 1
         return currentRV
     }
 
-    private func record(_ type: String, _ r: ResourceInfo, _ namespace: String, _ object: JSON, rv: UInt64) {
+    private mutating func record(_ type: String, _ r: ResourceInfo, _ namespace: String, _ object: JSON, rv: UInt64) {
         let e = StoredEvent(rv: rv, storageKey: r.storageKey, namespace: namespace, type: type, object: object)
         history.append(e)
         if history.count - historyStart > historyLimit {
@@ -158,16 +231,7 @@ final class Store: @unchecked Sendable {
         }
     }
 
-    /// RFC 3339 seconds, as Kubernetes writes timestamps. Formatting by hand: a DateFormatter per call costs more than a write.
-    static func now() -> String {
-        var t = time_t(Date().timeIntervalSince1970)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-        return "\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec))Z"
-    }
-
-    private func ensureNamespace(_ r: ResourceInfo, _ namespace: String) throws(StatusError) {
+    private mutating func ensureNamespace(_ r: ResourceInfo, _ namespace: String) throws(StatusError) {
         guard r.namespaced else { return }
         guard objects["namespaces"]?[namespace] != nil else {
             throw StatusError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
@@ -175,13 +239,11 @@ final class Store: @unchecked Sendable {
         }
     }
 
-    func create(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool = false) throws(StatusError) -> JSON {
-        lock.lock()
-        defer { lock.unlock() }
+    mutating func create(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool = false) throws(StatusError) -> JSON {
         return try createLocked(r, namespace: namespace, body: body, strict: strict)
     }
 
-    private func createLocked(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool) throws(StatusError) -> JSON {
+    private mutating func createLocked(_ r: ResourceInfo, namespace: String, body: JSON, strict: Bool) throws(StatusError) -> JSON {
         guard case .object = body else { throw StatusError.badRequest("the body of the request must be a JSON object") }
         var o = body
         var name = o["metadata"]?["name"]?.stringValue ?? ""
@@ -224,18 +286,14 @@ final class Store: @unchecked Sendable {
     }
 
     /// Replaces an object (PUT), or its status with `subresource == "status"`.
-    func update(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
+    mutating func update(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
                 strict: Bool = false) throws(StatusError) -> JSON {
-        lock.lock()
-        defer { lock.unlock() }
         return try updateLocked(r, namespace: namespace, name: name, body: body, subresource: subresource, strict: strict)
     }
 
     /// Read-modify-write under the lock (patch): `transform` gets the current object (nil if absent).
-    func modify(_ r: ResourceInfo, namespace: String, name: String, subresource: String?, createIfAbsent: Bool, strict: Bool = false,
+    mutating func modify(_ r: ResourceInfo, namespace: String, name: String, subresource: String?, createIfAbsent: Bool, strict: Bool = false,
                 _ transform: (JSON?) throws(StatusError) -> JSON) throws(StatusError) -> (object: JSON, created: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
         let key = Store.key(r.namespaced ? namespace : "", name)
         guard let old = objects[r.storageKey]?[key] else {
             guard createIfAbsent else { throw .notFound(r, name) }
@@ -250,7 +308,7 @@ final class Store: @unchecked Sendable {
         return (try updateLocked(r, namespace: namespace, name: name, body: new, subresource: subresource, strict: strict), false)
     }
 
-    private func updateLocked(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
+    private mutating func updateLocked(_ r: ResourceInfo, namespace: String, name: String, body: JSON, subresource: String?,
                               strict: Bool) throws(StatusError) -> JSON {
         guard case .object = body else { throw StatusError.badRequest("the body of the request must be a JSON object") }
         let key = Store.key(r.namespaced ? namespace : "", name)
@@ -318,19 +376,7 @@ final class Store: @unchecked Sendable {
         return render(new, r)
     }
 
-    /// What generation tracks: everything but metadata and status.
-    static func withoutMeta(_ o: JSON) -> JSON {
-        var o = o
-        o["metadata"] = nil
-        o["status"] = nil
-        return o
-    }
-
-    enum DeleteOutcome { case deleted(JSON), pending(JSON) }
-
-    func delete(_ r: ResourceInfo, namespace: String, name: String, preconditions: JSON?) throws(StatusError) -> DeleteOutcome {
-        lock.lock()
-        defer { lock.unlock() }
+    mutating func delete(_ r: ResourceInfo, namespace: String, name: String, preconditions: JSON?) throws(StatusError) -> DeleteOutcome {
         let key = Store.key(r.namespaced ? namespace : "", name)
         guard var o = objects[r.storageKey]?[key] else { throw .notFound(r, name) }
         if let wantRV = preconditions?["resourceVersion"]?.stringValue, let have = o["metadata"]?["resourceVersion"]?.stringValue, wantRV != have {
@@ -364,10 +410,8 @@ final class Store: @unchecked Sendable {
     /// Registers a watcher. Sends the initial events (history after `resourceVersion`, or synthetic ADDED
     /// for the current state when none is given) before any live event. Returns nil after sending
     /// a 410 Expired ERROR when the version has left the history window.
-    func watch(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, resourceVersion: String?,
+    mutating func watch(_ r: ResourceInfo, namespace: String?, labels: LabelSelector, fields: FieldSelector, resourceVersion: String?,
                sink: @escaping @Sendable (WatchOutput) -> Void) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
         nextWatcherID += 1
         let w = Watcher(id: nextWatcherID, storageKey: r.storageKey, namespace: namespace, labelSelector: labels,
                         fieldSelector: fields, sink: sink)
@@ -396,42 +440,35 @@ final class Store: @unchecked Sendable {
         return w.id
     }
 
-    func bookmark(_ id: Int, _ r: ResourceInfo) {
-        lock.lock()
-        defer { lock.unlock() }
+    mutating func bookmark(_ id: Int, _ r: ResourceInfo) {
         guard let w = watchers[id] else { return }
         w.sink(.event(type: "BOOKMARK", object: ["kind": .string(r.kind), "apiVersion": .string(r.apiVersion),
                                                   "metadata": ["resourceVersion": .string(String(currentRV))]]))
     }
 
-    func stopWatch(_ id: Int) {
-        _ = withLock { watchers.removeValue(forKey: id) }
-    }
-
-    /// Ends every open watch; with `expire`, each first receives a 410 Expired ERROR event.
-    func closeAllWatches(expire: Bool) -> Int {
-        withLock {
-            let all = watchers.values
-            for w in all {
-                if expire { w.sink(.event(type: "ERROR", object: StatusError.expired(currentRV, currentRV).status)) }
-                w.sink(.close)
-            }
-            watchers.removeAll()
-            if expire { compactedRV = currentRV }
-            return all.count
+    mutating func closeAllWatches(expire: Bool) -> Int {
+        let all = watchers.values
+        for w in all {
+            if expire { w.sink(.event(type: "ERROR", object: StatusError.expired(currentRV, currentRV).status)) }
+            w.sink(.close)
         }
+        watchers.removeAll()
+        if expire { compactedRV = currentRV }
+        return all.count
     }
-
-    var openWatchCount: Int { withLock { watchers.count } }
 
     // MARK: admission and side effects (called under the lock)
 
-    private func admit(_ r: ResourceInfo, old: JSON?, new: inout JSON, strict: Bool) throws(StatusError) {
+    private mutating func admit(_ r: ResourceInfo, old: JSON?, new: inout JSON, strict: Bool) throws(StatusError) {
         if r.group.isEmpty, r.plural == "nodes" { try NodeValidation.admit(old: old, new: &new) }
         if r.isCustom, let schema = r.schema {
+            // The rules' compiled programs are cached in `validationRules`: evaluated on a copy
+            // that goes back into the state however admission ends.
+            var validation = validationRules
+            defer { validationRules = validation }
             var rules: ((JSON) -> [StatusError.Cause])?
-            if validationRules != nil, ValidationRules.hasRules(schema) {
-                rules = { pruned in self.validationRules?.validate(schema: schema, object: pruned, old: old) ?? [] }
+            if validation != nil, ValidationRules.hasRules(schema) {
+                rules = { pruned in validation?.validate(schema: schema, object: pruned, old: old) ?? [] }
             }
             try SchemaValidation.admit(r, schema: schema, object: &new, strict: strict, rules: rules)
         }
@@ -444,7 +481,7 @@ final class Store: @unchecked Sendable {
         }
     }
 
-    private func afterWrite(_ r: ResourceInfo, old: JSON?, new: JSON) {
+    private mutating func afterWrite(_ r: ResourceInfo, old: JSON?, new: JSON) {
         guard r.plural == "customresourcedefinitions" else { return }
         let name = new["metadata"]?["name"]?.stringValue ?? ""
         unregisterCRD(name, deleteObjects: false)
@@ -466,7 +503,7 @@ final class Store: @unchecked Sendable {
         record("MODIFIED", r, "", updated, rv: rv)
     }
 
-    private func afterDelete(_ r: ResourceInfo, _ o: JSON) {
+    private mutating func afterDelete(_ r: ResourceInfo, _ o: JSON) {
         if r.plural == "customresourcedefinitions" {
             unregisterCRD(o["metadata"]?["name"]?.stringValue ?? "", deleteObjects: true)
         }
@@ -485,7 +522,7 @@ final class Store: @unchecked Sendable {
         }
     }
 
-    private func unregisterCRD(_ name: String, deleteObjects: Bool) {
+    private mutating func unregisterCRD(_ name: String, deleteObjects: Bool) {
         guard let infos = crdResources.removeValue(forKey: name) else { return }
         for info in infos {
             resources[info.groupVersion]?[info.plural] = nil

@@ -8,7 +8,7 @@ struct StoredEvent: Sendable {
 }
 
 /// What a watcher asked for; the sink is called under the store lock, in resourceVersion order.
-final class Watcher: @unchecked Sendable {
+final class Watcher: Sendable {
     let id: Int
     let storageKey: String
     let namespace: String?

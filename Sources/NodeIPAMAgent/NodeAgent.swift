@@ -5,6 +5,7 @@ import Logging
 import MultiCIDR
 import ServiceLifecycle
 import ServiceSupport
+import Synchronization
 
 /// Where the agent reads and writes; the defaults are a node's.
 public struct AgentConfiguration: Sendable {
@@ -45,17 +46,20 @@ public enum AgentOutcome: Sendable, Hashable {
 /// The node agent: watches only its own Node (field selector), finds its podCIDRs in the
 /// documented order, and writes the CNI config and the podCIDRs file atomically, only when
 /// their content changes. Ready once the config is on disk.
-public final class NodeAgent: Service, @unchecked Sendable {
+public final class NodeAgent: Service, Sendable {
     public let configuration: AgentConfiguration
     let client: KubernetesClient?
     let logger: Logger
     public let metrics: AgentMetrics
     private let files: NodeFiles
     private let onOutcome: (@Sendable (AgentOutcome) -> Void)?
-    private let lock = NSLock()
-    private var readyState = HealthCheck(ok: false, detail: "starting")
-    private var lastLogLine = ""
-    private var lastWaiting = ""
+    private struct State {
+        var ready = HealthCheck(ok: false, detail: "starting")
+        var lastLogLine = ""
+        var lastWaiting = ""
+    }
+
+    private let state = Mutex(State())
 
     /// `client` nil: no API server (`NODE_POD_CIDR` or `--node-pod-cidrs` must give the ranges).
     public init(configuration: AgentConfiguration, client: KubernetesClient?, metrics: AgentMetrics = AgentMetrics(registry: MetricsRegistry()),
@@ -69,7 +73,7 @@ public final class NodeAgent: Service, @unchecked Sendable {
     }
 
     /// For /readyz: ready once the CNI config for the node's podCIDRs is written.
-    public func readiness() -> HealthCheck { lock.withLock { readyState } }
+    public func readiness() -> HealthCheck { state.withLock { $0.ready } }
 
     public func run() async throws {
         if configuration.installPlugin { try installPlugin() }
@@ -156,9 +160,9 @@ public final class NodeAgent: Service, @unchecked Sendable {
             return .failed(message: "\(error.msg) (\(error.details))")
         }
         let logLine = resolved.logLine
-        let changedLine = lock.withLock { () -> Bool in
-            defer { lastLogLine = logLine }
-            return lastLogLine != logLine
+        let changedLine = state.withLock { state -> Bool in
+            defer { state.lastLogLine = logLine }
+            return state.lastLogLine != logLine
         }
         if changedLine {
             logger.info("\(logLine)")
@@ -197,10 +201,10 @@ public final class NodeAgent: Service, @unchecked Sendable {
         switch outcome {
         case .waiting(let reason):
             let configWritten = FileManager.default.fileExists(atPath: configuration.conflistPath)
-            let first = lock.withLock { () -> Bool in
-                defer { lastWaiting = reason }
-                if !configWritten { readyState = HealthCheck(ok: false, detail: reason) }
-                return lastWaiting != reason
+            let first = state.withLock { state -> Bool in
+                defer { state.lastWaiting = reason }
+                if !configWritten { state.ready = HealthCheck(ok: false, detail: reason) }
+                return state.lastWaiting != reason
             }
             if first { logger.info("\(reason)") }
         case .wrote(let prefixes, _, let paths):
@@ -215,16 +219,17 @@ public final class NodeAgent: Service, @unchecked Sendable {
         case .failed(let message):
             metrics.failures.inc()
             logger.error("cannot write the CNI config: \(message)")
-            lock.withLock {
-                if !readyState.ok { readyState = HealthCheck(ok: false, detail: message) }
+            state.withLock { state in
+                if !state.ready.ok { state.ready = HealthCheck(ok: false, detail: message) }
             }
         }
     }
 
     private func setReady(_ prefixes: [IPPrefix]) {
-        lock.withLock {
-            lastWaiting = ""
-            readyState = HealthCheck(ok: true, detail: "\(configuration.conflistPath) written for \(prefixes.map(\.description).joined(separator: ","))")
+        let detail = "\(configuration.conflistPath) written for \(prefixes.map(\.description).joined(separator: ","))"
+        state.withLock { state in
+            state.lastWaiting = ""
+            state.ready = HealthCheck(ok: true, detail: detail)
         }
         metrics.ready.set([], 1)
     }

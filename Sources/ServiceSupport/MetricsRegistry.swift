@@ -1,70 +1,82 @@
 import Foundation
+import Synchronization
 
 /// A small Prometheus registry: counter, gauge and histogram families with labels, rendered
 /// in the text exposition format 0.0.4. Thread-safe.
-public final class MetricsRegistry: @unchecked Sendable {
-    public enum Kind: String { case counter, gauge, histogram }
+public final class MetricsRegistry: Sendable {
+    public enum Kind: String, Sendable { case counter, gauge, histogram }
 
-    public final class Family: @unchecked Sendable {
+    public final class Family: Sendable {
         public let name: String
         public let help: String
         public let kind: Kind
         public let labelNames: [String]
         public let buckets: [Double]
-        fileprivate let lock: NSLock
-        fileprivate var values: [[String]: Double] = [:]
-        /// Histograms: per label set, cumulative bucket counts (+Inf last), sum and count.
-        fileprivate var histograms: [[String]: (buckets: [UInt64], sum: Double, count: UInt64)] = [:]
 
-        fileprivate init(name: String, help: String, kind: Kind, labelNames: [String], buckets: [Double], lock: NSLock) {
+        fileprivate struct Histogram {
+            /// Cumulative bucket counts (+Inf last).
+            var buckets: [UInt64]
+            var sum: Double = 0
+            var count: UInt64 = 0
+        }
+
+        fileprivate struct Series {
+            var values: [[String]: Double] = [:]
+            var histograms: [[String]: Histogram] = [:]
+        }
+
+        private let series = Mutex(Series())
+
+        fileprivate init(name: String, help: String, kind: Kind, labelNames: [String], buckets: [Double]) {
             self.name = name
             self.help = help
             self.kind = kind
             self.labelNames = labelNames
             self.buckets = buckets
-            self.lock = lock
         }
 
         public func inc(_ labels: [String] = [], by amount: Double = 1) {
-            lock.withLock { values[labels, default: 0] += amount }
+            series.withLock { $0.values[labels, default: 0] += amount }
         }
 
         public func set(_ labels: [String] = [], _ value: Double) {
-            lock.withLock { values[labels] = value }
+            series.withLock { $0.values[labels] = value }
         }
 
         public func observe(_ labels: [String] = [], _ value: Double) {
-            lock.withLock {
-                var entry = histograms[labels] ?? (Array(repeating: 0, count: buckets.count + 1), 0, 0)
+            let buckets = self.buckets
+            series.withLock { series in
+                var entry = series.histograms[labels] ?? Histogram(buckets: Array(repeating: 0, count: buckets.count + 1))
                 for (index, bound) in buckets.enumerated() where value <= bound { entry.buckets[index] += 1 }
                 entry.buckets[buckets.count] += 1
                 entry.sum += value
                 entry.count += 1
-                histograms[labels] = entry
+                series.histograms[labels] = entry
             }
         }
 
         public func remove(_ labels: [String]) {
-            lock.withLock {
-                values[labels] = nil
-                histograms[labels] = nil
+            series.withLock {
+                $0.values[labels] = nil
+                $0.histograms[labels] = nil
             }
         }
 
         public func removeAll(where predicate: ([String]) -> Bool) {
-            lock.withLock {
-                for key in values.keys where predicate(key) { values[key] = nil }
-                for key in histograms.keys where predicate(key) { histograms[key] = nil }
+            series.withLock { series in
+                for key in series.values.keys where predicate(key) { series.values[key] = nil }
+                for key in series.histograms.keys where predicate(key) { series.histograms[key] = nil }
             }
         }
 
         /// The current value of a counter or gauge (tests).
-        public func value(_ labels: [String] = []) -> Double? { lock.withLock { values[labels] } }
+        public func value(_ labels: [String] = []) -> Double? { series.withLock { $0.values[labels] } }
 
         /// Count of a histogram's observations (tests).
-        public func count(_ labels: [String] = []) -> UInt64 { lock.withLock { histograms[labels]?.count ?? 0 } }
+        public func count(_ labels: [String] = []) -> UInt64 { series.withLock { $0.histograms[labels]?.count ?? 0 } }
 
         fileprivate func render(into text: inout String) {
+            let (values, histograms) = series.withLock { ($0.values, $0.histograms) }
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind.rawValue)\n"
             switch kind {
             case .counter, .gauge:
@@ -85,17 +97,20 @@ public final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
-    private let lock = NSLock()
-    private var families: [String: Family] = [:]
-    private var collectors: [@Sendable () -> String] = []
+    private struct State {
+        var families: [String: Family] = [:]
+        var collectors: [@Sendable () -> String] = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     private func family(_ name: String, _ help: String, _ kind: Kind, _ labels: [String], _ buckets: [Double] = []) -> Family {
-        lock.withLock {
-            if let existing = families[name] { return existing }
-            let created = Family(name: name, help: help, kind: kind, labelNames: labels, buckets: buckets.sorted(), lock: lock)
-            families[name] = created
+        state.withLock { state in
+            if let existing = state.families[name] { return existing }
+            let created = Family(name: name, help: help, kind: kind, labelNames: labels, buckets: buckets.sorted())
+            state.families[name] = created
             return created
         }
     }
@@ -108,15 +123,15 @@ public final class MetricsRegistry: @unchecked Sendable {
 
     /// Adds text produced at scrape time (already in exposition format).
     public func addCollector(_ collect: @escaping @Sendable () -> String) {
-        lock.withLock { collectors.append(collect) }
+        state.withLock { $0.collectors.append(collect) }
     }
 
     public func render() -> String {
         var text = ""
-        let extra: [@Sendable () -> String] = lock.withLock {
-            for name in families.keys.sorted() { families[name]!.render(into: &text) }
-            return collectors
+        let (families, extra) = state.withLock { state in
+            (state.families.sorted { $0.key < $1.key }.map(\.value), state.collectors)
         }
+        for family in families { family.render(into: &text) }
         for collect in extra { text += collect() }
         return text
     }

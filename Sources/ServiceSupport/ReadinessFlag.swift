@@ -1,28 +1,33 @@
-import Foundation
+import Synchronization
 
 /// A flag readable from any thread, and awaitable until it is set.
-public final class ReadinessFlag: @unchecked Sendable {
+public final class ReadinessFlag: Sendable {
+    private struct State {
+        var current = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
     public init() {}
-    private let lock = NSLock()
-    private var current = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    public var value: Bool { lock.withLock { current } }
+
+    public var value: Bool { state.withLock { $0.current } }
 
     public func set(_ value: Bool) {
-        let toResume: [CheckedContinuation<Void, Never>] = lock.withLock {
-            current = value
+        let toResume = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.current = value
             guard value else { return [] }
-            defer { waiters.removeAll() }
-            return waiters
+            defer { state.waiters.removeAll() }
+            return state.waiters
         }
         for waiter in toResume { waiter.resume() }
     }
 
     public func wait() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready: Bool = lock.withLock {
-                if current { return true }
-                waiters.append(continuation)
+            let ready = state.withLock { state -> Bool in
+                if state.current { return true }
+                state.waiters.append(continuation)
                 return false
             }
             if ready { continuation.resume() }

@@ -85,6 +85,8 @@ import TestSupport
             h.server.faults.add(.init(resource: "leases", userAgent: "node-ipam-controller (first-run)", count: 100_000,
                                       action: .status(code: code, reason: code == 401 ? "Unauthorized" : "Forbidden", message: "injected")))
             let run = try Run(["--kubeconfig", h.kubeconfigPath] + Self.leaderArguments, environment: Self.environment)
+            // The window starts once the process runs (a loaded machine can take seconds to start it).
+            _ = try await run.line(containing: "starting node-ipam-controller")
             let line = try await run.line(containing: "cannot take or renew the Lease", within: .seconds(3))
             #expect(line.contains(fix), "\(line)")
             run.signal(SIGTERM)

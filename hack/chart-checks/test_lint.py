@@ -15,7 +15,11 @@ KUBERNETES_VERSION = "1.31.0"
 VALUE_SETS = {"default": {}, "custom": CUSTOM_VALUES, "custom-lease": CUSTOM_LEASE_VALUES,
               "metrics-loopback": {"metrics": {"bindAddress": "::1", "service": {"enabled": False}}},
               "metrics-pod-ip": {"metrics": {"bindAddress": "podIP"}, "hostNetwork": False, "dnsPolicy": "ClusterFirst"},
-              "node-agent": {"cni": {"enabled": True}}}
+              "node-agent": {"cni": {"enabled": True}},
+              "monitoring": {"clusterName": "prod-eu-1", "monitoring": {
+                  "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}},
+                  "dashboard": {"enabled": True, "namespace": "monitoring", "annotations": {"grafana_folder": "Kubernetes"}},
+                  "podMonitor": {"enabled": True, "labels": {"release": "prometheus"}}}}}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
@@ -33,7 +37,7 @@ def yamllint(*args, stdin=None):
 
 
 def test_yamllint_repository_yaml():
-    paths = ["charts", "config", "examples", "hack/kind-cfg.yaml", ".yamllint"]
+    paths = ["charts", "config", "deploy", "examples", "hack/kind-cfg.yaml", ".yamllint"]
     run = yamllint(*paths)
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -57,24 +61,34 @@ def strict_validate(document, where):
                     f"at {'/'.join(map(str, error.path))}")
 
 
-# Not a core kind: kubernetes-validate has no schema for it. The chart's own test
-# (test_render.test_custom_values) checks that it points at the metrics Service.
-NOT_CORE = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+# Not core kinds: kubernetes-validate has no schema for them, so their structure is checked
+# here (test_render.test_custom_values and test_monitoring_chart.py check what they point at).
+NOT_CORE = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"):
+        lambda spec: spec["endpoints"] and spec["selector"]["matchLabels"],
+    ("monitoring.coreos.com/v1", "PodMonitor"):
+        lambda spec: spec["podMetricsEndpoints"] and spec["selector"]["matchLabels"],
+    ("monitoring.coreos.com/v1", "PrometheusRule"):
+        lambda spec: spec["groups"] and all(g["name"] and g["rules"] for g in spec["groups"]),
+}
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_rendered_manifests_validate(name):
     rendered = render(VALUE_SETS[name])
     for document in objects(rendered):
-        if (document["apiVersion"], document["kind"]) in NOT_CORE:
-            assert document["spec"]["endpoints"] and document["spec"]["selector"]["matchLabels"]
+        structure = NOT_CORE.get((document["apiVersion"], document["kind"]))
+        if structure:
+            assert set(document) == {"apiVersion", "kind", "metadata", "spec"}, document["kind"]
+            assert document["metadata"]["name"] and document["metadata"]["namespace"]
+            assert structure(document["spec"]), f"{name}: {document['kind']} {document['spec']}"
             continue
         strict_validate(document, name)
 
 
 def test_every_rendered_kind_is_validated_or_known():
-    kinds = {(d["apiVersion"], d["kind"]) for d in objects(render(CUSTOM_VALUES))}
-    assert kinds & NOT_CORE == NOT_CORE, "the custom value set must exercise the ServiceMonitor"
+    kinds = {(d["apiVersion"], d["kind"]) for name in ("custom", "monitoring") for d in objects(render(VALUE_SETS[name]))}
+    assert kinds & set(NOT_CORE) == set(NOT_CORE), "the value sets must exercise every kind that is not core"
 
 
 def test_crd_validates():

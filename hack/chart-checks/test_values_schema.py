@@ -91,7 +91,7 @@ def test_every_value_in_values_yaml_is_in_the_schema():
                 yield from keys(value, here)
 
     # Maps whose keys are the user's or Kubernetes' own (at any depth: the agent has its own).
-    FREE_FORM = {"podSecurityContext", "securityContext", "resources", "nodeSelector", "annotations"}
+    FREE_FORM = {"podSecurityContext", "securityContext", "resources", "nodeSelector", "annotations", "labels"}
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert sorted(set(keys(values)) - described) == []
 

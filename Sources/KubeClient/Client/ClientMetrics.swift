@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Counts of requests by verb and status code, and their latency; read by the metrics
 /// endpoint (through `observe`, or a `snapshot`). Status code 0 means the request failed
@@ -23,41 +24,38 @@ public final class ClientMetrics: Sendable {
     /// Sees every request as it completes: verb, status code (0 = no answer), seconds.
     public typealias Observer = @Sendable (_ verb: String, _ code: Int, _ seconds: Double) -> Void
 
-    private final class State: @unchecked Sendable {
-        let lock = NSLock()
+    private struct State {
         var snapshot = Snapshot(requests: [:], latencyBuckets: [:], latencySum: [:])
         var observers: [Observer] = []
+
+        mutating func record(verb: String, code: Int, seconds: Double) {
+            snapshot.requests[Key(verb: verb, code: code), default: 0] += 1
+            var buckets = snapshot.latencyBuckets[verb] ?? Array(repeating: 0, count: ClientMetrics.latencyBuckets.count + 1)
+            for (index, bound) in ClientMetrics.latencyBuckets.enumerated() where seconds <= bound { buckets[index] += 1 }
+            buckets[ClientMetrics.latencyBuckets.count] += 1
+            snapshot.latencyBuckets[verb] = buckets
+            snapshot.latencySum[verb, default: 0] += seconds
+        }
     }
 
-    private let state = State()
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Calls `observer` for every request completed from now on.
     public func observe(_ observer: @escaping Observer) {
-        state.lock.withLock { state.observers.append(observer) }
+        state.withLock { $0.observers.append(observer) }
     }
 
     func record(verb: String, code: Int, seconds: Double) {
-        let observers = state.lock.withLock { () -> [Observer] in
-            recordLocked(verb: verb, code: code, seconds: seconds)
+        let observers = state.withLock { state -> [Observer] in
+            state.record(verb: verb, code: code, seconds: seconds)
             return state.observers
         }
         for observer in observers { observer(verb, code, seconds) }
     }
 
-    private func recordLocked(verb: String, code: Int, seconds: Double) {
-        state.snapshot.requests[Key(verb: verb, code: code), default: 0] += 1
-        var buckets = state.snapshot.latencyBuckets[verb] ?? Array(repeating: 0, count: Self.latencyBuckets.count + 1)
-        for (index, bound) in Self.latencyBuckets.enumerated() where seconds <= bound { buckets[index] += 1 }
-        buckets[Self.latencyBuckets.count] += 1
-        state.snapshot.latencyBuckets[verb] = buckets
-        state.snapshot.latencySum[verb, default: 0] += seconds
-    }
-
     public func snapshot() -> Snapshot {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.snapshot
+        state.withLock { $0.snapshot }
     }
 }

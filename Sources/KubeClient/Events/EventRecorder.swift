@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Records core/v1 Events with aggregation and a rate limit, so retries never produce
 /// storms: one Event object per (object, type, reason, message), whose count and
@@ -38,8 +39,7 @@ public final class EventRecorder: Sendable {
         var firstTimestamp: String
     }
 
-    private final class State: @unchecked Sendable {
-        let lock = NSLock()
+    private struct State {
         var aggregates: [AggregateKey: Aggregate] = [:]
         var buckets: [String: TokenBucket] = [:]
         var written = 0
@@ -51,7 +51,7 @@ public final class EventRecorder: Sendable {
     private let host: String?
     private let burst: Int
     private let refill: Duration
-    private let state = State()
+    private let state = Mutex(State())
 
     /// `component` becomes `source.component` (the reference uses `multiCIDRRangeAllocator`).
     public init(client: KubernetesClient, component: String, host: String? = nil, burst: Int = 25, refill: Duration = .seconds(300)) {
@@ -63,13 +63,14 @@ public final class EventRecorder: Sendable {
     }
 
     /// Events written and events dropped by the rate limit so far.
-    public var counts: (written: Int, suppressed: Int) { state.lock.withLock { (state.written, state.suppressed) } }
+    public var counts: (written: Int, suppressed: Int) { state.withLock { ($0.written, $0.suppressed) } }
 
     /// Records an event; never throws (events are best effort) and returns whether it was written.
     @discardableResult
     public func record(_ subject: Subject, type: EventType, reason: String, message: String) async -> Bool {
         let rateKey = "\(subject.kind)/\(subject.namespace ?? "")/\(subject.name)/\(reason)"
-        let allowed: Bool = state.lock.withLock {
+        let (refill, burst) = (self.refill, self.burst)
+        let allowed: Bool = state.withLock { state in
             let bucket = state.buckets[rateKey] ?? TokenBucket(qps: 1.0 / refill.inSeconds, burst: burst)
             state.buckets[rateKey] = bucket
             let ok = bucket.reserve() == .zero
@@ -81,20 +82,20 @@ public final class EventRecorder: Sendable {
         let timestamp = KubeTime.seconds(Date())
         // Cluster-scoped objects' events live in "default", as client-go does.
         let namespace = subject.namespace ?? "default"
-        let existing = state.lock.withLock { state.aggregates[key] }
+        let existing = state.withLock { $0.aggregates[key] }
         if let existing {
             let count = existing.count + 1
             let patch = #"{"count":\#(count),"lastTimestamp":"\#(timestamp)"}"#
             do {
                 let _: Event = try await client.patch(.coreEvents, namespace: existing.namespace, name: existing.eventName, .merge(Data(patch.utf8)))
-                state.lock.withLock {
+                state.withLock { state in
                     state.aggregates[key]?.count = count
                     state.written += 1
                 }
                 return true
             } catch let error as APIError where error.isNotFound {
                 // Expired or deleted: start a new aggregate below.
-                _ = state.lock.withLock { state.aggregates.removeValue(forKey: key) }
+                _ = state.withLock { $0.aggregates.removeValue(forKey: key) }
             } catch {
                 return false
             }
@@ -107,7 +108,7 @@ public final class EventRecorder: Sendable {
                           firstTimestamp: timestamp, lastTimestamp: timestamp, component: component, host: host)
         do {
             _ = try await client.create(.coreEvents, namespace: namespace, event)
-            state.lock.withLock {
+            state.withLock { state in
                 state.aggregates[key] = Aggregate(eventName: name, namespace: namespace, count: 1, firstTimestamp: timestamp)
                 state.written += 1
             }

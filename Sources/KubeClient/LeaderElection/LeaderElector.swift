@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Lease-based leader election with client-go's semantics.
 public struct LeaderElectionConfiguration: Sendable {
@@ -38,11 +39,10 @@ public enum LeadershipEnd: Sendable, Hashable {
 }
 
 /// Set once the `lead` closure has returned.
-private final class LeadReturned: @unchecked Sendable {
-    private let lock = NSLock()
-    private var returned = false
-    func set() { lock.withLock { returned = true } }
-    var value: Bool { lock.withLock { returned } }
+private final class LeadReturned: Sendable {
+    private let returned = Mutex(false)
+    func set() { returned.withLock { $0 = true } }
+    var value: Bool { returned.withLock { $0 } }
 }
 
 /// Acquires a Lease and keeps renewing it; runs `lead` while holding it.
@@ -51,12 +51,11 @@ public final class LeaderElector: Sendable {
     private let client: KubernetesClient
     private let onNewLeader: @Sendable (String) -> Void
     private let onFailure: @Sendable (any Error, Int) -> Void
-    private let observed = ObservedState()
+    private let observed = Mutex(ObservedState())
     /// Open while the Lease is known valid; the leader's write client checks it.
     public let fence: WriteFence
 
-    private final class ObservedState: @unchecked Sendable {
-        let lock = NSLock()
+    private struct ObservedState {
         var record: Lease.Spec?
         var resourceVersion: String?
         /// Local clock time when the record last changed (client-go's observedTime).
@@ -83,15 +82,15 @@ public final class LeaderElector: Sendable {
     }
 
     /// True while this process holds the lease.
-    public var isLeader: Bool { observed.lock.withLock { observed.isLeader } }
+    public var isLeader: Bool { observed.withLock { observed in observed.isLeader } }
 
     /// True once this process has held the lease (so that a release can be reported truly).
-    public var hasLed: Bool { observed.lock.withLock { observed.hasLed } }
+    public var hasLed: Bool { observed.withLock { observed in observed.hasLed } }
 
     /// True for a healthy standby: another identity holds the lease and this process saw it
     /// renewed within the lease duration (so the API server answers and a leader is alive).
     public var followsActiveLeader: Bool {
-        observed.lock.withLock {
+        observed.withLock { observed in
             guard !observed.isLeader, let holder = observed.record?.holderIdentity, !holder.isEmpty, holder != configuration.identity,
                   let observedAt = observed.observedAt else { return false }
             return observedAt.duration(to: .now) < configuration.leaseDuration
@@ -112,7 +111,7 @@ public final class LeaderElector: Sendable {
             try? await Task.sleep(for: configuration.retryPeriod * Double.random(in: 1.0...1.2))
         }
         if Task.isCancelled { return .cancelled }
-        observed.lock.withLock {
+        observed.withLock { observed in
             observed.isLeader = true
             observed.hasLed = true
         }
@@ -142,7 +141,7 @@ public final class LeaderElector: Sendable {
         // Stop writing before anyone else can start: the fence closes now (it had closed by
         // itself already if the deadline passed), and the work ends before we return.
         fence.close()
-        observed.lock.withLock { observed.isLeader = false }
+        observed.withLock { observed in observed.isLeader = false }
         work.cancel()
         await work.value
         if end != .lostLease && configuration.releaseOnCancel {
@@ -181,7 +180,7 @@ public final class LeaderElector: Sendable {
         observe(current)
         let spec = current.spec ?? Lease.Spec()
         let holder = spec.holderIdentity ?? ""
-        let (observedAt, isLeader) = observed.lock.withLock { (observed.observedAt, observed.isLeader) }
+        let (observedAt, isLeader) = observed.withLock { observed in (observed.observedAt, observed.isLeader) }
         let duration = spec.leaseDurationSeconds.map { Duration.seconds($0) } ?? configuration.leaseDuration
         if !holder.isEmpty && holder != configuration.identity, let observedAt, observedAt.duration(to: .now) < duration {
             return nil
@@ -212,7 +211,7 @@ public final class LeaderElector: Sendable {
     private func failed(_ error: any Error) {
         if let api = error as? APIError, api.isConflict || api.isAlreadyExists { return }
         if Task.isCancelled { return }
-        let count = observed.lock.withLock {
+        let count = observed.withLock { observed in
             observed.failures += 1
             return observed.failures
         }
@@ -221,7 +220,7 @@ public final class LeaderElector: Sendable {
 
     private func observe(_ lease: Lease) {
         let holder = lease.spec?.holderIdentity ?? ""
-        let changed: Bool = observed.lock.withLock {
+        let changed: Bool = observed.withLock { observed in
             observed.failures = 0
             let changed = observed.record != lease.spec
             if changed {

@@ -1,34 +1,36 @@
 import Foundation
 import KubeClient
 import Logging
+import Synchronization
 
 /// Metrics, probes and logs of one controller process.
-final class Observability: @unchecked Sendable {
+final class Observability: Sendable {
     let metrics: IPAMMetrics
     let server: HealthServer
-    private let lock = NSLock()
-    private var readinessCheck: @Sendable () -> HealthCheck = { HealthCheck(ok: false, detail: "starting") }
-    private let started = ContinuousClock.now
+    private let source = ReadinessSource()
 
     /// `clusterName` (`CLUSTER_NAME`): when set, every metric carries `cluster="<name>"`.
     init(client: KubernetesClient, bindAddress: String, clusterName: String? = nil, logger: Logger) {
         let metrics = IPAMMetrics(clusterName: clusterName)
         metrics.attachClientMetrics(client.metrics)
         self.metrics = metrics
-        let box = ReadinessBox()
+        let source = self.source
         let liveness: @Sendable () -> HealthCheck = { HealthCheck(ok: true, detail: "ok") }
-        metrics.observeProbes(readiness: { box.check() }, liveness: liveness)
+        metrics.observeProbes(readiness: { source.check() }, liveness: liveness)
         self.server = HealthServer(
             bindAddress: bindAddress,
             liveness: liveness,
-            readiness: { box.check() },
+            readiness: { source.check() },
             metrics: { metrics.render() })
-        box.source = { [weak self] in self?.readiness() ?? HealthCheck(ok: false, detail: "stopping") }
     }
 
+    /// What /readyz asks: "starting" until the controller sets it.
     var readiness: @Sendable () -> HealthCheck {
-        get { lock.withLock { readinessCheck } }
-        set { lock.withLock { readinessCheck = newValue } }
+        get {
+            let current: (@Sendable () -> HealthCheck)? = source.current.withLock { $0 }
+            return current ?? { HealthCheck(ok: false, detail: "starting") }
+        }
+        set { source.current.withLock { $0 = newValue } }
     }
 
     static func bootstrap(format: String, verbosity: Int) {
@@ -37,12 +39,10 @@ final class Observability: @unchecked Sendable {
 }
 
 /// Lets the health server ask for readiness before the controller exists.
-private final class ReadinessBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: (@Sendable () -> HealthCheck)?
-    var source: (@Sendable () -> HealthCheck)? {
-        get { lock.withLock { current } }
-        set { lock.withLock { current = newValue } }
+private final class ReadinessSource: Sendable {
+    let current = Mutex<(@Sendable () -> HealthCheck)?>(nil)
+    func check() -> HealthCheck {
+        let check: (@Sendable () -> HealthCheck)? = current.withLock { $0 }
+        return check?() ?? HealthCheck(ok: false, detail: "starting")
     }
-    func check() -> HealthCheck { source?() ?? HealthCheck(ok: false, detail: "starting") }
 }

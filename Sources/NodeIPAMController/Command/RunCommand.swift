@@ -3,10 +3,11 @@ import Foundation
 import KubeClient
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `node-ipam-controller [run]`: flags and environment, client, leader election, controller,
 /// probes and metrics, graceful shutdown on SIGTERM/SIGINT.
-enum RunCommand {
+public enum RunCommand {
     /// Exit codes: 0 stopped by a signal; 1 runtime failure (bad kubeconfig, lost lease);
     /// 2 bad flags or values.
     static func main(_ arguments: [String], environment: [String: String]) async -> Int32 {
@@ -52,7 +53,7 @@ enum RunCommand {
 
     /// `onStart` sees the controller (the demo and tests use it); `shutdown` lets them stop
     /// the process the way SIGTERM does.
-    static func run(_ settings: Settings, environment: [String: String], logger: Logger,
+    public static func run(_ settings: Settings, environment: [String: String], logger: Logger,
                     shutdown: ShutdownTrigger? = nil, onStart: (@Sendable (IPAMController, HealthServer) -> Void)? = nil) async throws -> Int32 {
         let configuration = try ClientConfiguration.resolve(kubeconfigPath: settings.kubeconfig, apiServer: settings.apiServer, environment: environment)
         logger.info("starting \(BuildInfo.summary)", metadata: settings.effectiveConfiguration)
@@ -127,15 +128,14 @@ struct LeaderElection: Sendable {
 }
 
 /// Runs the controller, behind leader election when configured, until graceful shutdown.
-final class ControllerService: Service, @unchecked Sendable {
+final class ControllerService: Service, Sendable {
     let client: KubernetesClient
     let controller: IPAMController
     let election: LeaderElection?
     let observability: Observability
     let logger: Logger
-    private let lock = NSLock()
-    private var code: Int32 = 0
-    private var elector: LeaderElector?
+    private let code = Mutex<Int32>(0)
+    private let elector = Mutex<LeaderElector?>(nil)
 
     init(client: KubernetesClient, controller: IPAMController, election: LeaderElection?, observability: Observability, logger: Logger) {
         self.client = client
@@ -145,12 +145,12 @@ final class ControllerService: Service, @unchecked Sendable {
         self.logger = logger
     }
 
-    var exitCode: Int32 { lock.withLock { code } }
+    var exitCode: Int32 { code.withLock { $0 } }
 
     /// Ready when caches are synced (leader) or when standing by as a healthy candidate.
     func readiness() -> HealthCheck {
         if controller.isReady { return HealthCheck(ok: true, detail: "caches synced") }
-        if let elector = lock.withLock({ elector }), !elector.isLeader {
+        if let elector = elector.withLock({ $0 }), !elector.isLeader {
             if elector.followsActiveLeader { return HealthCheck(ok: true, detail: "standby: another replica leads") }
             return HealthCheck(ok: false, detail: "no Lease seen renewed yet (API server unreachable, or no leader)")
         }
@@ -179,7 +179,7 @@ final class ControllerService: Service, @unchecked Sendable {
                                     onFailure: onFailure) { leader in
             if leader == identity { logger.info("I am the new leader: \(leader)") } else { logger.info("New leader elected: \(leader)") }
         }
-        lock.withLock { self.elector = elector }
+        self.elector.withLock { $0 = elector }
         let metrics = observability.metrics
         let controller = self.controller
         let end = await cancelWhenGracefulShutdown {
@@ -193,12 +193,12 @@ final class ControllerService: Service, @unchecked Sendable {
         switch end {
         case .lostLease:
             logger.error("lost the Lease: stopped writing; exiting so a fresh process can compete again")
-            lock.withLock { code = 1 }
+            code.withLock { $0 = 1 }
         case .leadEnded:
             // The controller failed while leading (logged above): hand the Lease over rather
             // than hold it doing nothing.
             logger.error("the controller stopped while leading; Lease released; exiting so another replica can take over")
-            lock.withLock { code = 1 }
+            code.withLock { $0 = 1 }
         case .cancelled where elector.hasLed:
             logger.info("stopped; Lease released")
         case .cancelled:
@@ -208,18 +208,18 @@ final class ControllerService: Service, @unchecked Sendable {
 }
 
 /// Triggers the same graceful shutdown as SIGTERM, from code (demo, tests).
-actor ShutdownTrigger {
+public actor ShutdownTrigger {
     private var group: ServiceGroup?
     private var requested = false
 
-    init() {}
+    public init() {}
 
     func attach(_ group: ServiceGroup) async {
         self.group = group
         if requested { await group.triggerGracefulShutdown() }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         requested = true
         await group?.triggerGracefulShutdown()
     }

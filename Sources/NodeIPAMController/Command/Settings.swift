@@ -14,19 +14,19 @@ struct FlagSpec: Sendable {
 
 /// The controller's settings after flags, `IPAM_*` variables and defaults were merged
 /// (flag > environment > default) and validated.
-struct Settings: Sendable, Equatable {
+public struct Settings: Sendable, Equatable {
     var apiServer: String?
-    var kubeconfig: String?
-    var webserverBindAddress = ":8081"
+    public var kubeconfig: String?
+    public var webserverBindAddress = ":8081"
     var leaderElection = true
     var leaderElectID = ""
-    var leaderElectNamespace = ""
+    public var leaderElectNamespace = ""
     var leaseDuration: Duration = .seconds(15)
     var renewDeadline: Duration = .seconds(10)
     var retryPeriod: Duration = .seconds(2)
     var resourceLock = "leases"
     var leaseName = "node-ipam-controller"
-    var qps: Double = 20
+    public var qps: Double = 20
     var burst = 30
     var workers = 8
     var clusterCIDRs: [String] = []
@@ -39,6 +39,8 @@ struct Settings: Sendable, Equatable {
     var releaseCooldown: Duration = .zero
     var verbosity = 0
     var logFormat = "text"
+
+    public init() {}
 
     static let flags: [FlagSpec] = [
         FlagSpec(flag: "apiserver", environment: "IPAM_API_SERVER_URL", defaultValue: "", help: "API server URL; overrides the kubeconfig's server."),

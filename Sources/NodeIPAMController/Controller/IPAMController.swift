@@ -23,11 +23,6 @@ struct NodeView: Sendable, Equatable {
     var attributes: NodeAttributes { NodeAttributes(name: name, labels: labels) }
 }
 
-extension Resource {
-    static let clusterCIDRs = Resource(group: ClusterCIDR.group, version: ClusterCIDR.version, plural: ClusterCIDR.plural,
-                                       kind: ClusterCIDR.kind, namespaced: false)
-}
-
 /// Everything the controller needs to be told once.
 struct ControllerConfiguration: Sendable {
     var workers = 8
@@ -59,7 +54,7 @@ struct ControllerConfiguration: Sendable {
 /// The controller: moves data between the API server and the allocation engine. Decisions
 /// are made inside this actor; API writes happen at suspension points with the engine
 /// already holding the reservation, so concurrent workers never hand out a range twice.
-actor IPAMController {
+public actor IPAMController {
     let client: KubernetesClient
     let configuration: ControllerConfiguration
     let recorder: EventRecorder
@@ -161,7 +156,7 @@ actor IPAMController {
     nonisolated var isReady: Bool { readiness.value }
 
     /// Returns once the controller is ready.
-    nonisolated func waitUntilReady() async { await readiness.wait() }
+    public nonisolated func waitUntilReady() async { await readiness.wait() }
 
     // MARK: - Running
 
@@ -820,9 +815,9 @@ actor IPAMController {
 
     // MARK: - Introspection (tests, demo)
 
-    func reservation(for node: String) -> Reservation? { engine.reservation(for: node) }
-    func pendingNodes() -> Set<String> { pending }
-    func statistics(of pool: String) -> [PoolFamilyStatistics] { engine.statistics(of: pool) }
+    public func reservation(for node: String) -> Reservation? { engine.reservation(for: node) }
+    public func pendingNodes() -> Set<String> { pending }
+    public func statistics(of pool: String) -> [PoolFamilyStatistics] { engine.statistics(of: pool) }
 }
 
 /// What the controller reads back from a node it wrote: its podCIDRs and nothing else

@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import MultiCIDR
 import Prometheus
+import Synchronization
 
 /// The controller's metrics, kept in a swift-prometheus registry and served on /metrics.
 ///
@@ -15,7 +16,7 @@ import Prometheus
 /// `PrometheusMetricsFactory`: swift-metrics has no help text, so those families get no
 /// `# HELP` line and `promtool check metrics` reports each ("no help text"); and
 /// swift-prometheus stops the process when one name is registered both with and without help.
-final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
+final class IPAMMetrics: ControllerMetrics, Sendable {
     /// The five series named after the Go reference (labels kept for compatibility).
     static let referenceNames: Set<String> = [
         "node_ipam_controller_multicidrset_cidrs_allocations_total",
@@ -31,15 +32,20 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
     /// `[("cluster", CLUSTER_NAME)]`, or empty.
     let constantLabels: [(String, String)]
 
-    private let lock = NSLock()
-    /// Every series of a pool, to unregister when the pool goes.
-    private var poolSeries: [String: [ObjectIdentifier: Series]] = [:]
-    /// `…_pool_invalid` series by pool and reason, and `…_node_podcidr_overlaps` by node:
-    /// present only while the condition holds.
-    private var invalidSeries: [String: Gauge] = [:]
-    private var overlapSeries: [String: Gauge] = [:]
-    /// Run before each scrape (gauges read at scrape time).
-    private var scrapeHooks: [@Sendable () -> Void] = []
+    private struct State {
+        /// Every series of a pool, to unregister when the pool goes.
+        var poolSeries: [String: [ObjectIdentifier: Series]] = [:]
+        /// `…_pool_invalid` series by pool and reason, and `…_node_podcidr_overlaps` by node:
+        /// present only while the condition holds.
+        var invalidSeries: [String: Gauge] = [:]
+        var overlapSeries: [String: Gauge] = [:]
+        /// Run before each scrape (gauges read at scrape time).
+        var scrapeHooks: [@Sendable () -> Void] = []
+    }
+
+    private let state = Mutex(State())
+    /// One scrape at a time: the hooks refresh gauges that the rendering then reads.
+    private let scrapeLock = Mutex(())
 
     private let pending: Gauge
     private let latency: ValueHistogram
@@ -114,7 +120,7 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
 
     /// Remembers a pool's series so `removePool` can drop them.
     private func track(_ pool: String, _ series: Series) {
-        lock.withLock { poolSeries[pool, default: [:]][series.id] = series }
+        state.withLock { $0.poolSeries[pool, default: [:]][series.id] = series }
     }
 
     // MARK: Pools (the reference's five and ours)
@@ -175,7 +181,7 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
 
     /// Removes every series of a deleted pool.
     func removePool(name: String) {
-        let series = lock.withLock { poolSeries.removeValue(forKey: name) ?? [:] }
+        let series = state.withLock { $0.poolSeries.removeValue(forKey: name) ?? [:] }
         for item in series.values {
             switch item {
             case .counter(let counter): registry.unregisterCounter(counter)
@@ -213,18 +219,18 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
     }
 
     /// Keeps exactly the `wanted` series of a condition gauge (value 1), dropping the others.
-    private func replaceSeries(_ table: ReferenceWritableKeyPath<IPAMMetrics, [String: Gauge]>, wanted: Set<String>, make: (String) -> Gauge) {
-        let (gone, missing) = lock.withLock { () -> ([Gauge], [String]) in
-            let current = self[keyPath: table]
+    private func replaceSeries(_ table: WritableKeyPath<State, [String: Gauge]>, wanted: Set<String>, make: (String) -> Gauge) {
+        let (gone, missing) = state.withLock { state -> ([Gauge], [String]) in
+            let current = state[keyPath: table]
             let gone = current.filter { !wanted.contains($0.key) }
-            for key in gone.keys { self[keyPath: table][key] = nil }
+            for key in gone.keys { state[keyPath: table][key] = nil }
             return (Array(gone.values), wanted.filter { current[$0] == nil })
         }
         for gauge in gone { registry.unregisterGauge(gauge) }
         for key in missing {
             let gauge = make(key)
             gauge.set(to: 1)
-            lock.withLock { self[keyPath: table][key] = gauge }
+            state.withLock { $0[keyPath: table][key] = gauge }
         }
     }
 
@@ -294,15 +300,13 @@ final class IPAMMetrics: ControllerMetrics, @unchecked Sendable {
     // MARK: Scrape
 
     private func addScrapeHook(_ hook: @escaping @Sendable () -> Void) {
-        lock.withLock { scrapeHooks.append(hook) }
+        state.withLock { $0.scrapeHooks.append(hook) }
     }
-
-    private let scrapeLock = NSLock()
 
     /// The exposition text (format 0.0.4): scrape-time gauges refreshed, then every series.
     func render() -> String {
-        scrapeLock.withLock {
-            for hook in lock.withLock({ scrapeHooks }) { hook() }
+        scrapeLock.withLock { _ in
+            for hook in state.withLock({ $0.scrapeHooks }) { hook() }
             return registry.emitToString()
         }
     }

@@ -57,6 +57,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.apiServerEndpoint.host (not .Values.apiServerEndpoint.port) -}}
 {{- fail "apiServerEndpoint.host is set but apiServerEndpoint.port is empty" -}}
 {{- end -}}
+{{- if .Values.monitoring.podMonitor.enabled -}}
+{{- if include "nic.loopbackOnly" . -}}
+{{- fail (printf "monitoring.podMonitor.enabled needs /metrics on the pod IP, but metrics.bindAddress is %s (loopback only). Set metrics.bindAddress to \"\" or podIP." .Values.metrics.bindAddress) -}}
+{{- end -}}
+{{- if .Values.metrics.serviceMonitor.enabled -}}
+{{- fail "monitoring.podMonitor.enabled and metrics.serviceMonitor.enabled both scrape the controller: every series would be collected twice (and sum(node_ipam_controller_leader) would say 2). Enable one of them." -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* True (non-empty) when metrics.bindAddress is a loopback address: nothing outside the pod's network namespace reaches the listener. */}}

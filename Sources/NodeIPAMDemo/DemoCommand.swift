@@ -4,8 +4,11 @@ import KubeClient
 import LocalAPIServer
 import Logging
 import MultiCIDR
+import NodeIPAMController
+import ServiceSupport
+import Synchronization
 
-/// `node-ipam-controller demo`: the real controller against a bundled LocalAPIServer over
+/// `node-ipam-demo` (`bash hack/demo.sh`): the real controller against a bundled LocalAPIServer over
 /// HTTPS (kind-shaped kubeconfig), with the CRD, the example ClusterCIDRs and labelled
 /// sample nodes; prints who got what and how full each pool is.
 enum DemoCommand {
@@ -17,7 +20,7 @@ enum DemoCommand {
     }
 
     static let usage = """
-        Usage: node-ipam-controller demo [--nodes N] [--keep-running] [--examples DIR] [-v N]
+        Usage: node-ipam-demo [--nodes N] [--keep-running] [--examples DIR] [-v N]
           --nodes N        sample nodes to create (default 12, at most 5000)
           --keep-running   keep the API server and controller running (Ctrl-C stops) and print a kubeconfig for kubectl
           --examples DIR   ClusterCIDR manifests to apply (default: the repository's examples/)
@@ -79,10 +82,10 @@ enum DemoCommand {
             return 0
         }
         guard let options = parse(arguments) else {
-            printError("node-ipam-controller demo: bad arguments\n\(usage)")
+            printError("node-ipam-demo: bad arguments\n\(usage)")
             return 2
         }
-        Observability.bootstrap(format: "text", verbosity: max(0, options.verbosity))
+        bootstrapLogging(format: .text, verbosity: max(0, options.verbosity))
         var logger = Logger(label: "node-ipam-controller")
         if options.verbosity < 0 { logger.logLevel = .warning }
         do {
@@ -250,33 +253,40 @@ enum DemoCommand {
     }
 }
 
+private func printError(_ text: String) {
+    Output.standardError(text)
+}
+
 /// Writes a line to standard output at once: `print` buffers into a pipe or a file, and
 /// `--keep-running` prints how to reach the server and then waits.
 private func print(_ text: String = "") {
     Output.standardOutput(text)
 }
 
-private final class ControllerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var controller: IPAMController?
-    func set(_ controller: IPAMController) { lock.withLock { self.controller = controller } }
-    var value: IPAMController? { lock.withLock { controller } }
+private final class ControllerBox: Sendable {
+    private let controller = Mutex<IPAMController?>(nil)
+    func set(_ controller: IPAMController) { self.controller.withLock { $0 = controller } }
+    var value: IPAMController? { controller.withLock { $0 } }
 }
 
 /// Counts sample nodes with podCIDRs and wakes the demo when all have them.
-private final class NodeProgress: @unchecked Sendable {
-    private let lock = NSLock()
+private final class NodeProgress: Sendable {
+    private struct State {
+        var allocated: Set<String> = []
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+
     private let expected: Int
-    private var allocated: Set<String> = []
-    private var waiter: CheckedContinuation<Bool, Never>?
+    private let state = Mutex(State())
 
     init(expected: Int) { self.expected = expected }
 
     func update(_ node: Node) {
-        let toResume: CheckedContinuation<Bool, Never>? = lock.withLock {
-            if !node.podCIDRs.isEmpty, let name = node.metadata.name { allocated.insert(name) }
-            guard allocated.count >= expected, let waiter else { return nil }
-            self.waiter = nil
+        let expected = self.expected
+        let toResume = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            if !node.podCIDRs.isEmpty, let name = node.metadata.name { state.allocated.insert(name) }
+            guard state.allocated.count >= expected, let waiter = state.waiter else { return nil }
+            state.waiter = nil
             return waiter
         }
         toResume?.resume(returning: true)
@@ -288,10 +298,11 @@ private final class NodeProgress: @unchecked Sendable {
             self?.expire()
         }
         defer { timer.cancel() }
+        let expected = self.expected
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let done: Bool = lock.withLock {
-                if allocated.count >= expected { return true }
-                waiter = continuation
+            let done = state.withLock { state -> Bool in
+                if state.allocated.count >= expected { return true }
+                state.waiter = continuation
                 return false
             }
             if done { continuation.resume(returning: true) }
@@ -299,9 +310,9 @@ private final class NodeProgress: @unchecked Sendable {
     }
 
     private func expire() {
-        let toResume: CheckedContinuation<Bool, Never>? = lock.withLock {
-            defer { waiter = nil }
-            return waiter
+        let toResume = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            defer { state.waiter = nil }
+            return state.waiter
         }
         toResume?.resume(returning: false)
     }

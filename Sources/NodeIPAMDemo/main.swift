@@ -1,0 +1,5 @@
+import Foundation
+import ServiceSupport
+
+Output.ignoreBrokenPipes()
+exit(await DemoCommand.main(Array(CommandLine.arguments.dropFirst())))
