@@ -56,6 +56,22 @@ import TestSupport
         }
     }
 
+    @Test func aBadAnnotationNeverBlocksADeletion() async throws {
+        try await withHarness { h in
+            try await h.createPool("p", ipv4: "10.0.0.0/16", hostBits: 8)
+            _ = await h.startController()
+            try await h.createNode("n0")
+            _ = try await h.podCIDRs(of: "n0")
+            try await h.client.delete(.clusterCIDRs, name: "p")
+            try await h.waitForPool("p") { $0?.status?.state == "Terminating" }
+            var current = try await h.pool("p")
+            current.metadata.annotations?[ClusterCIDR.excludeCIDRsAnnotation] = "not a range"
+            let _: ClusterCIDR = try await h.client.update(.clusterCIDRs, name: "p", current)
+            try await h.client.delete(.nodes, name: "n0")
+            try await h.waitForPool("p") { $0 == nil }
+        }
+    }
+
     @Test func aReleasedRangeCoolsDownBeforeReuse() async throws {
         try await withHarness { h in
             try await h.createPool("p", ipv4: "10.0.0.0/27", hostBits: 4)

@@ -555,7 +555,9 @@ public actor IPAMController {
         let excluded: [IPPrefix]
         do throws(InvalidClusterCIDR) {
             definition = try pool.withSpec(spec).poolDefinition()
-            excluded = try pool.excludedRanges(within: definition)
+            // A bad annotation never blocks a deletion: a terminating pool allocates nothing anyway.
+            excluded = pool.metadata.deletionTimestamp == nil ? try pool.excludedRanges(within: definition)
+                : (try? pool.excludedRanges(within: definition)) ?? []
         } catch {
             return await markInvalid(pool, error)
         }
