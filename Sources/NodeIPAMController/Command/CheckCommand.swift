@@ -33,7 +33,7 @@ enum ReadOnlyCommand {
     }
     static let outputFlags = [
         FlagSpec(flag: "o", environment: "", defaultValue: "table", help: "Output: table or json."),
-        FlagSpec(flag: "output", environment: "", defaultValue: "table", help: "Output: table or json."),
+        FlagSpec(flag: "output", environment: "", defaultValue: "table", help: "Same as -o."),
     ]
 
     enum Parsed {
@@ -50,8 +50,8 @@ enum ReadOnlyCommand {
             switch try ArgumentParsing.parse(arguments, known: known) {
             case .help, .version:
                 var text = usage + "\n\nFlags (flag > environment variable > default; the controller's own):\n"
-                for spec in extra + outputFlags.suffix(1) + clusterFlags {
-                    text += "  --\(spec.flag)\n      \(spec.help)"
+                for spec in extra + outputFlags + clusterFlags {
+                    text += "  \(spec.flag.count == 1 ? "-" : "--")\(spec.flag)\n      \(spec.help)"
                     text += spec.environment.isEmpty ? "\n" : "\n      env \(spec.environment)\(spec.defaultValue.isEmpty ? "" : ", default \(spec.defaultValue)")\n"
                 }
                 return .help(text)

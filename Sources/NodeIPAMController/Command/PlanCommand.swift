@@ -215,7 +215,7 @@ enum PlanCommand {
                 let free = model.engine.statistics(of: name).map(\.free).min() ?? 0
                 return "ClusterCIDR \(name): \(free) more"
             }
-            let rest = pools.count > shown ? " (and \(pools.count - shown) more pools)" : ""
+            let rest = pools.count > shown ? " (and \(pools.count - shown) more pool\(pools.count - shown == 1 ? "" : "s"))" : ""
             return Step(action: "Capacity", object: object, detail: each.joined(separator: ", then ") + rest)
         }
     }
