@@ -105,6 +105,29 @@ import TestSupport
         }
     }
 
+    @Test func aNodeSelectedOnlyByAPoolBeingDeleted() async throws {
+        try await withHarness { h in
+            var pool = ClusterCIDR(name: "going", spec: ClusterCIDRSpec(perNodeHostBits: 8, ipv4: "10.4.0.0/16"))
+            pool.metadata.finalizers = [ClusterCIDR.finalizer]
+            let _: ClusterCIDR = try await h.client.create(.clusterCIDRs, pool)
+            try await h.createNode("holder", podCIDRs: ["10.4.0.0/24"])
+            try await h.createNode("late")
+            try await h.client.delete(.clusterCIDRs, name: "going") // kept by its finalizer, Terminating
+            let result = await check(h)
+            #expect(result.output == table([
+                ("NoPodCIDRs", "Node/late", "the ClusterCIDRs that select it allocate no more: going (being deleted): create another ClusterCIDR for it"),
+            ], nodes: 2, pools: 1))
+        }
+    }
+
+    /// The API server refuses a podCIDR that is not a CIDR, so this one is checked on a snapshot.
+    @Test func podCIDRsThatAreNotCIDRs() {
+        var node = NodeView(Node(metadata: ObjectMeta(name: "x"), spec: Node.Spec(podCIDR: "10.0.0.0/24", podCIDRs: ["10.0.0.0/24", "banana"])))
+        node.podCIDRs = ["10.0.0.0/24", "banana"]
+        let findings = ClusterAudit.findings(ClusterSnapshot(pools: [], nodes: [node]))
+        #expect(findings.first == Finding(kind: "InvalidPodCIDR", object: "Node/x", message: "podCIDR \"banana\": missing \"/<prefix length>\": left as is; re-register the node"))
+    }
+
     @Test func couldNotCheckIsOneLineAndExitCode2() async throws {
         let missing = await CheckCommand.execute(["--kubeconfig", "/nonexistent/kubeconfig"], environment: [:])
         #expect(missing == CommandResult(code: 2, error: "node-ipam-controller check: --kubeconfig /nonexistent/kubeconfig: kubeconfig /nonexistent/kubeconfig does not exist"))
