@@ -69,8 +69,8 @@ public actor IPAMController {
     private nonisolated let readiness = ReadinessFlag()
 
     private var engine = AllocationEngine()
-    /// Pool name → its released ranges still cooling (`--release-cooldown`), as in its status.
-    private var cooling: [String: [ClusterCIDRCoolingRange]] = [:]
+    /// Released ranges still cooling (`--release-cooldown`), by pool, as in each pool's status.
+    private var cooldown = ReleaseCooldown()
     /// When each node without podCIDRs was first seen (for the allocation latency metric).
     private var firstSeen: [String: ContinuousClock.Instant] = [:]
     /// Nodes waiting for a pool (no match, or all full); woken when pools change or ranges free up.
@@ -688,8 +688,7 @@ public actor IPAMController {
     private func forgetPool(_ name: String) {
         let nodes = engine.removePool(named: name)
         if engine.setExclusions([], name: Self.exclusionName(of: name)) { wakePendingNodes() }
-        if engine.setExclusions([], name: Self.coolingName(of: name)) { wakePendingNodes() }
-        cooling[name] = nil
+        if cooldown.forget(pool: name, in: &engine) { wakePendingNodes() }
         metrics.removePool(name: name)
         exhaustedPools.remove(name)
         waitingPools.remove(name)
@@ -753,7 +752,7 @@ public actor IPAMController {
         let holders = terminating && nodes > 0 ? Array(engine.associatedNodes(of: pool.name)) : []
         let status = ClusterCIDRStatus.compose(previous: pool.status, generation: pool.metadata.generation, families: stats, nodes: nodes,
                                                holders: holders, terminating: terminating, problem: change.map(ClusterCIDRProblem.specChanged),
-                                               now: KubeTime.seconds(), cooling: cooling[pool.name] ?? [])
+                                               now: KubeTime.seconds(), cooling: coolingRanges(of: pool.name))
         if status == pool.status { return false }
         return await putStatus(pool, status)
     }
@@ -782,36 +781,35 @@ public actor IPAMController {
     private func startCooling(_ pool: String, _ ranges: [IPPrefix]) {
         guard configuration.releaseCooldown > .zero, engine.pool(named: pool) != nil else { return }
         // Whole seconds (the status's time format), rounded up: never shorter than asked.
-        let until = KubeTime.seconds(Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + configuration.releaseCooldown.inSeconds).rounded(.up)))
-        for range in ranges {
-            engine.exclude(range, name: Self.coolingName(of: pool))
-            cooling[pool, default: []].append(ClusterCIDRCoolingRange(cidr: range.description, until: until))
-        }
+        let until = Int64((Date().timeIntervalSince1970 + configuration.releaseCooldown.inSeconds).rounded(.up))
+        cooldown.start(ranges, pool: pool, until: until, in: &engine)
         poolQueue.add(pool, after: configuration.releaseCooldown)
     }
 
     /// At start-up: the ranges the pool's status says are still cooling.
     private func restoreCooling(_ pool: ClusterCIDR) {
-        let now = Date()
-        let entries = pool.status?.coolingRanges?.filter { ($0.parsed?.until ?? now) > now } ?? []
-        guard !entries.isEmpty else { return }
-        for entry in entries { if let (range, _) = entry.parsed { engine.exclude(range, name: Self.coolingName(of: pool.name)) } }
-        cooling[pool.name] = entries
+        for entry in pool.status?.coolingRanges(at: Date()) ?? [] {
+            cooldown.start([entry.range], pool: pool.name, until: Int64(entry.until.timeIntervalSince1970.rounded(.up)), in: &engine)
+        }
     }
 
     /// Ends the cooldown of the pool's ranges whose time has come, and comes back for the next.
     private func expireCooling(_ pool: String) {
-        guard let entries = cooling[pool] else { return }
-        let now = Date()
-        let (ended, cool) = (entries.filter { ($0.parsed?.until ?? now) <= now }, entries.filter { ($0.parsed?.until ?? now) > now })
+        let now = Date().timeIntervalSince1970
+        let ended = cooldown.expire(pool: pool, now: Int64(now.rounded(.down)), in: &engine)
         if !ended.isEmpty {
-            for entry in ended { if let (range, _) = entry.parsed { engine.unexclude(range, name: Self.coolingName(of: pool)) } }
-            cooling[pool] = cool.isEmpty ? nil : cool
-            logger.info("released ranges cooled down", metadata: ["clusterCIDR": "\(pool)", "ranges": "\(ended.map(\.cidr).joined(separator: ","))"])
+            logger.info("released ranges cooled down", metadata: ["clusterCIDR": "\(pool)", "ranges": "\(ended.map(\.description).joined(separator: ","))"])
             wakePendingNodes()
         }
-        if let next = cool.compactMap({ $0.parsed?.until }).min() {
-            poolQueue.add(pool, after: .milliseconds(Int64(max(0, next.timeIntervalSince(now)) * 1000) + 1))
+        if let next = cooldown.nextEnd(of: pool) {
+            poolQueue.add(pool, after: .milliseconds(Int64(max(0, Double(next) - now) * 1000) + 1))
+        }
+    }
+
+    /// The pool's cooling ranges as its status records them.
+    private func coolingRanges(of pool: String) -> [ClusterCIDRCoolingRange] {
+        cooldown.entries(of: pool).map {
+            ClusterCIDRCoolingRange(cidr: $0.range.description, until: KubeTime.seconds(Date(timeIntervalSince1970: TimeInterval($0.until))))
         }
     }
 
@@ -927,9 +925,4 @@ extension IPAMController {
 
     /// The engine's name for the ranges a ClusterCIDR's exclusion annotation lists.
     static func exclusionName(of pool: String) -> String { "exclude-cidrs annotation of ClusterCIDR \(pool)" }
-}
-
-extension IPAMController {
-    /// The engine's name for a pool's released ranges that are cooling down.
-    static func coolingName(of pool: String) -> String { "release-cooldown of ClusterCIDR \(pool)" }
 }
