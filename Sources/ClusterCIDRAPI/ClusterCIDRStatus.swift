@@ -18,6 +18,8 @@ public struct ClusterCIDRStatus: Codable, Sendable, Hashable {
     public var conditions: [Condition]?
     /// The `metadata.generation` this status was computed from.
     public var observedGeneration: Int64?
+    /// Released node ranges kept out of allocation until their time (`--release-cooldown`).
+    public var coolingRanges: [ClusterCIDRCoolingRange]?
 
     public init() {}
 
@@ -59,12 +61,16 @@ extension ClusterCIDRStatus {
     /// that keeps it from allocating. Conditions keep their transition time from `previous`.
     public static func compose(
         previous: ClusterCIDRStatus?, generation: Int64?, families: [PoolFamilyStatistics], nodes: Int,
-        holders: [String] = [], terminating: Bool, problem: ClusterCIDRProblem?, now: String
+        holders: [String] = [], terminating: Bool, problem: ClusterCIDRProblem?, now: String,
+        cooling: [ClusterCIDRCoolingRange] = []
     ) -> ClusterCIDRStatus {
         var status = ClusterCIDRStatus()
         status.conditions = previous?.conditions
+        status.coolingRanges = cooling.isEmpty ? nil : cooling.sorted { ($0.until, $0.cidr) < ($1.until, $1.cidr) }
         for family in families {
-            let composed = ClusterCIDRFamilyStatus.compose(family)
+            var composed = ClusterCIDRFamilyStatus.compose(family)
+            let count = cooling.filter { $0.cidr.contains(":") == (family.family == .ipv6) }.count
+            composed.cooling = count == 0 ? nil : Int64(count)
             if family.family == .ipv4 { status.ipv4 = composed } else { status.ipv6 = composed }
         }
         let limiting = families.min { $0.total < $1.total }
@@ -154,6 +160,8 @@ public struct ClusterCIDRFamilyStatus: Codable, Sendable, Hashable {
     public var free: String
     /// `allocated/total`, for `kubectl get cc`.
     public var usage: String?
+    /// Released node ranges still cooling (`--release-cooldown`): not in `free` until their time.
+    public var cooling: Int64?
 
     /// The status of one family from the engine's figures.
     public static func compose(_ family: PoolFamilyStatistics) -> ClusterCIDRFamilyStatus {
@@ -172,7 +180,7 @@ public struct ClusterCIDRFamilyStatus: Codable, Sendable, Hashable {
         self.usage = usage
     }
 
-    enum CodingKeys: String, CodingKey { case cidr, perNodeHostBits, total, allocated, free, usage }
+    enum CodingKeys: String, CodingKey { case cidr, perNodeHostBits, total, allocated, free, usage, cooling }
 
     /// Also reads the status of earlier versions, which wrote `allocated` as a string.
     public init(from decoder: any Decoder) throws {
@@ -182,6 +190,7 @@ public struct ClusterCIDRFamilyStatus: Codable, Sendable, Hashable {
         total = try container.decode(String.self, forKey: .total)
         free = try container.decode(String.self, forKey: .free)
         usage = try container.decodeIfPresent(String.self, forKey: .usage)
+        cooling = try container.decodeIfPresent(Int64.self, forKey: .cooling)
         if let number = try? container.decode(Int64.self, forKey: .allocated) {
             allocated = number
         } else if let text = try? container.decode(String.self, forKey: .allocated), let number = Int64(text) {

@@ -96,7 +96,7 @@ import TestSupport
             let wide = try #require(try h.kubectl("get", "cc", "-o", "wide"))
             #expect(wide.status == 0, "\(wide.output)")
             let wideTable = PrintedTable(wide.output)
-            #expect(Array(wideTable.headers.suffix(4)) == ["NODES", "IPV4 FREE", "IPV6 FREE", "MESSAGE"], "\(wide.output)")
+            #expect(Array(wideTable.headers.suffix(6)) == ["NODES", "IPV4 FREE", "IPV6 FREE", "IPV4 COOLING", "IPV6 COOLING", "MESSAGE"], "\(wide.output)")
             #expect(wideTable.row("dual")?["NODES"] == "2" && wideTable.row("dual")?["IPV6 FREE"] == "254", "\(wide.output)")
             #expect(wideTable.row("small")?["IPV4 FREE"] == "0", "\(wide.output)")
             #expect(wideTable.row("going")?["MESSAGE"]?.hasPrefix("Being deleted: 7 nodes (g0, g1, g2, g3, g4 and 2 more) still hold ranges") == true, "\(wide.output)")

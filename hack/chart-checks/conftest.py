@@ -37,6 +37,8 @@ CUSTOM_VALUES = {
     "apiServerEndpoint": {"host": "172.18.0.2", "port": 6443},
     "clusterCIDR": "10.244.0.0/16,fd00:10:244::/56",
     "serviceClusterIPRange": "10.96.0.0/16",
+    "excludeCIDRs": "10.250.0.0/24,10.251.0.0/24,fd00:99::/64",
+    "releaseCooldown": "10m",
     "nodeCIDRMaskSizeIPv4": 25,
     "kubeAPI": {"qps": 50, "burst": 100},
     "workers": 4,

@@ -3,8 +3,11 @@
 import pytest
 import yaml
 
-from conftest import CUSTOM_LEASE_VALUES, INSTALLS, NAMESPACE, RBAC_DIR, api_requests, objects, render
-from rbac import excess_permissions, missing_permissions
+import json
+import subprocess
+
+from conftest import CUSTOM_LEASE_VALUES, INSTALLS, NAMESPACE, RBAC_DIR, ROOT, api_requests, objects, render, swift_product
+from rbac import excess_permissions, missing_permissions, rule_allows
 
 CASES = {
     "default": ({}, "node-ipam-controller", NAMESPACE),
@@ -73,3 +76,18 @@ def test_installed_rbac_covers_every_request(installed, api, case):
     assert fullname in accounts
     missing = missing_permissions(api_requests(lease_name), objects, fullname, namespace, lease_namespace)
     assert not missing, f"installed RBAC of release {release} does not allow: {missing}"
+
+
+def test_check_role_allows_exactly_the_read_only_commands_requests():
+    """config/check's ClusterRole lets `check` and `plan` read what they read, and nothing more."""
+    binary = swift_product("node-ipam-controller", "NODE_IPAM_CONTROLLER_BIN")
+    run = subprocess.run([str(binary), "api-requests", "--read-only"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    requests = json.loads(run.stdout)
+    assert {v for r in requests for v in r["verbs"]} == {"get", "list"}, "check and plan only read"
+    docs = [d for p in sorted((ROOT / "config" / "check").glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+    rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
+    missing = [(r["resource"], v) for r in requests for v in r["verbs"]
+               if not any(rule_allows(rule, r["group"], r["resource"], v, r["resourceNames"]) for rule in rules)]
+    assert not missing, f"config/check does not allow: {missing}"
+    assert not excess_permissions(requests, docs), "config/check grants more than check and plan use"

@@ -76,7 +76,8 @@ def test_default_args_follow_values(default_render):
     for expected in ["--enable-leader-election=true", "--leader-elect-resource-name=node-ipam-controller",
                      f"--leader-elect-namespace={NAMESPACE}", "--leader-elect-lease-duration=15s",
                      "--leader-elect-renew-deadline=10s", "--leader-elect-retry-period=2s",
-                     "--kube-api-qps=20", "--kube-api-burst=30", "--workers=8", "--v=0", "--log-format=text"]:
+                     "--kube-api-qps=20", "--kube-api-burst=30", "--workers=8", "--v=0", "--log-format=text",
+                     "--release-cooldown=0s"]:
         assert expected in args
     assert not any(a.startswith("--cluster-cidr") or a.startswith("--service-cluster-ip-range") for a in args)
 
@@ -89,7 +90,8 @@ def test_custom_values(custom_render):
     assert args[-2:] == ["--workers=3", "--log-format=json"], "extraArgs come last so they win"
     for expected in ["--cluster-cidr=10.244.0.0/16,fd00:10:244::/56", "--service-cluster-ip-range=10.96.0.0/16",
                      "--node-cidr-mask-size-ipv4=25", "--kube-api-qps=50", "--kube-api-burst=100", "--workers=4",
-                     "--v=2", "--webserver-bind-address=:9091"]:
+                     "--v=2", "--webserver-bind-address=:9091", "--exclude-cidrs=10.250.0.0/24,10.251.0.0/24,fd00:99::/64",
+                     "--release-cooldown=10m"]:
         assert expected in args
     assert c["image"] == "example.com/nic:local"
     env = {e["name"]: e.get("value") for e in c["env"]}

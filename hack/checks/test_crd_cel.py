@@ -58,14 +58,16 @@ def test_crd_identity(crd):
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
     assert list(columns) == ["State", "PerNodeHostBits", "IPv4", "IPv6", "IPv4 Used", "IPv6 Used", "Age",
-                             "Nodes", "IPv4 Free", "IPv6 Free", "Message"]
+                             "Nodes", "IPv4 Free", "IPv6 Free", "IPv4 Cooling", "IPv6 Cooling", "Message"]
     assert columns["State"]["jsonPath"] == ".status.state"
     assert columns["PerNodeHostBits"]["jsonPath"] == ".spec.perNodeHostBits"
     assert columns["IPv4 Used"]["jsonPath"] == ".status.ipv4.usage"
     assert columns["IPv6 Used"]["jsonPath"] == ".status.ipv6.usage"
     assert columns["Age"] == {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
     # -o wide only (priority 1): everything after Age.
-    assert [c.get("priority", 0) for c in columns.values()] == [0] * 7 + [1] * 4
+    assert [c.get("priority", 0) for c in columns.values()] == [0] * 7 + [1] * 6
+    assert columns["IPv4 Cooling"]["jsonPath"] == ".status.ipv4.cooling"
+    assert columns["IPv6 Cooling"]["jsonPath"] == ".status.ipv6.cooling"
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert status["state"]["enum"] == ["Ready", "Exhausted", "Invalid", "Terminating"]
     for family in ("ipv4", "ipv6"):

@@ -29,9 +29,16 @@ enum APIRequestCatalog {
         ]
     }
 
-    static func json(leaseName: String) -> String {
+    /// What `check` and `plan` request: list (and get) only (config/check/cluster_role.yaml).
+    static let readOnlyRequests = [
+        APIRequest(group: "", resource: "nodes", verbs: ["get", "list"], namespaced: false, resourceNames: []),
+        APIRequest(group: ClusterCIDR.group, resource: ClusterCIDR.plural, verbs: ["get", "list"], namespaced: false, resourceNames: []),
+    ]
+
+    static func json(leaseName: String, readOnly: Bool = false) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: (try? encoder.encode(requests(leaseName: leaseName))) ?? Data("[]".utf8), as: UTF8.self)
+        let requests = readOnly ? readOnlyRequests : requests(leaseName: leaseName)
+        return String(decoding: (try? encoder.encode(requests)) ?? Data("[]".utf8), as: UTF8.self)
     }
 }

@@ -65,6 +65,9 @@ enum ArgumentParsing {
         Usage:
           node-ipam-controller [run] [flags]     run the controller (default)
           node-ipam-controller api-requests      print the API requests the controller makes (JSON, for RBAC checks)
+          node-ipam-controller check [-o json]   list every problem in the cluster's pod ranges (read-only)
+          node-ipam-controller plan -f FILE|DIR [--nodes FILE] [--delete NAMES] [-o json]
+                                                 show what a ClusterCIDR change would do, before applying it (read-only)
 
         The demo (a bundled local API server with sample nodes) is its own program: node-ipam-demo.
 

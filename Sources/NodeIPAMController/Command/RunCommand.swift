@@ -75,6 +75,7 @@ public enum RunCommand {
             configuration: ControllerConfiguration(
                 workers: settings.workers, clusterCIDRs: settings.clusterCIDRs, nodeMaskSizeIPv4: settings.nodeMaskSizeIPv4,
                 nodeMaskSizeIPv6: settings.nodeMaskSizeIPv6, serviceCIDRs: settings.serviceClusterIPRanges,
+                excludeCIDRs: settings.excludeCIDRs, releaseCooldown: settings.releaseCooldown,
                 statusInterval: ControllerConfiguration.statusInterval(qps: settings.qps)),
             recorder: recorder, metrics: observability.metrics, logger: logger)
         var election: LeaderElection?

@@ -33,6 +33,10 @@ public struct Settings: Sendable, Equatable {
     var nodeMaskSizeIPv4 = 24
     var nodeMaskSizeIPv6 = 64
     var serviceClusterIPRanges: [String] = []
+    /// `--exclude-cidrs`: ranges no node ever gets (like the Service ranges).
+    var excludeCIDRs: [String] = []
+    /// `--release-cooldown`: how long a released range stays out of allocation (zero: not at all).
+    var releaseCooldown: Duration = .zero
     var verbosity = 0
     var logFormat = "text"
 
@@ -58,6 +62,8 @@ public struct Settings: Sendable, Equatable {
         FlagSpec(flag: "node-cidr-mask-size-ipv4", environment: "IPAM_NODE_CIDR_MASK_SIZE_IPV4", defaultValue: "24", help: "Prefix length of each node's IPv4 range in default-cluster-cidr."),
         FlagSpec(flag: "node-cidr-mask-size-ipv6", environment: "IPAM_NODE_CIDR_MASK_SIZE_IPV6", defaultValue: "64", help: "Prefix length of each node's IPv6 range in default-cluster-cidr."),
         FlagSpec(flag: "service-cluster-ip-range", environment: "IPAM_SERVICE_CLUSTER_IP_RANGE", defaultValue: "", help: "Comma-separated Service CIDRs, never handed to nodes."),
+        FlagSpec(flag: "exclude-cidrs", environment: "IPAM_EXCLUDE_CIDRS", defaultValue: "", help: "Comma-separated CIDRs never handed to nodes (reserved for other uses); nodes already inside keep their ranges."),
+        FlagSpec(flag: "release-cooldown", environment: "IPAM_RELEASE_COOLDOWN", defaultValue: "0s", help: "How long a released node range stays out of allocation (e.g. 10m; 0s: reused at once). Kept in the pool's status."),
         FlagSpec(flag: "v", environment: "IPAM_V", defaultValue: "0", help: "Log verbosity: 0 info, 1-3 debug, 4+ trace."),
         FlagSpec(flag: "log-format", environment: "IPAM_LOG_FORMAT", defaultValue: "text", help: "Log format: text or json."),
     ]
@@ -107,6 +113,8 @@ public struct Settings: Sendable, Equatable {
         if let (v, source) = value("node-cidr-mask-size-ipv4") { settings.nodeMaskSizeIPv4 = try integer(v, source, 1...32) }
         if let (v, source) = value("node-cidr-mask-size-ipv6") { settings.nodeMaskSizeIPv6 = try integer(v, source, 1...128) }
         if let (v, _) = value("service-cluster-ip-range") { settings.serviceClusterIPRanges = list(v) }
+        if let (v, _) = value("exclude-cidrs") { settings.excludeCIDRs = list(v) }
+        if let (v, source) = value("release-cooldown") { settings.releaseCooldown = try cooldown(v, source) }
         if let (v, source) = value("v") { settings.verbosity = try integer(v, source, 0...10) }
         if let (v, source) = value("log-format") {
             guard v == "text" || v == "json" else { throw InvalidValue(message: "\(source)=\(v): expected text or json") }
@@ -140,6 +148,11 @@ public struct Settings: Sendable, Equatable {
                 throw InvalidValue(message: "\(source("service-cluster-ip-range"))=\(range): \(error.description)")
             }
         }
+        for range in settings.excludeCIDRs {
+            do { _ = try IPPrefix(parsing: range) } catch {
+                throw InvalidValue(message: "\(source("exclude-cidrs"))=\(range): \(error.description); list CIDRs such as 10.0.0.0/24,fd00::/64")
+            }
+        }
         if settings.serviceClusterIPRanges.count > 2 {
             throw InvalidValue(message: "\(source("service-cluster-ip-range")): at most one IPv4 and one IPv6 range, got \(settings.serviceClusterIPRanges.count)")
         }
@@ -166,6 +179,7 @@ public struct Settings: Sendable, Equatable {
             "clusterCIDRs": "\(clusterCIDRs.joined(separator: ","))", "nodeMaskSizeIPv4": "\(nodeMaskSizeIPv4)",
             "nodeMaskSizeIPv6": "\(nodeMaskSizeIPv6)", "serviceClusterIPRanges": "\(serviceClusterIPRanges.joined(separator: ","))",
             "verbosity": "\(verbosity)", "logFormat": "\(logFormat)",
+            "excludeCIDRs": "\(excludeCIDRs.joined(separator: ","))", "releaseCooldown": "\(Self.format(releaseCooldown))",
         ]
     }
 
@@ -205,6 +219,12 @@ public struct Settings: Sendable, Equatable {
         }
         guard seconds > 0 else { throw InvalidValue(message: "\(source)=\(text): must be longer than zero") }
         return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// A duration that may be zero ("0", "0s", "0m": the cooldown is off).
+    static func cooldown(_ text: String, _ source: String) throws(InvalidValue) -> Duration {
+        if text.range(of: #"^0+(\.0*)?(ns|us|µs|ms|s|m|h)?$"#, options: .regularExpression) != nil { return .zero }
+        return try duration(text, source)
     }
 
     static func format(_ duration: Duration) -> String {

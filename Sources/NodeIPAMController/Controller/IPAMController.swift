@@ -32,6 +32,10 @@ struct ControllerConfiguration: Sendable {
     var nodeMaskSizeIPv6 = 64
     /// `--service-cluster-ip-range`: never handed out.
     var serviceCIDRs: [String] = []
+    /// `--exclude-cidrs`: never handed out either.
+    var excludeCIDRs: [String] = []
+    /// `--release-cooldown`: a released range stays out of allocation this long (zero: off).
+    var releaseCooldown: Duration = .zero
     /// Timeout of one node write.
     var writeTimeout: Duration = .seconds(10)
     /// A pool's status is written this long after the change that calls for it...
@@ -65,6 +69,8 @@ public actor IPAMController {
     private nonisolated let readiness = ReadinessFlag()
 
     private var engine = AllocationEngine()
+    /// Released ranges still cooling (`--release-cooldown`), by pool, as in each pool's status.
+    private var cooldown = ReleaseCooldown()
     /// Nodes waiting for a pool (no match, or all full); woken when pools change or ranges free up.
     private var pending: Set<String> = []
     /// Last problem reported per node, so unchanged problems do not produce new log lines.
@@ -127,7 +133,8 @@ public actor IPAMController {
             case .added(let pool), .deleted(let pool), .resync(let pool): poolQueue.add(pool.name)
             case .updated(let old, let new):
                 if old.metadata.generation != new.metadata.generation || old.metadata.deletionTimestamp != new.metadata.deletionTimestamp
-                    || old.metadata.finalizers != new.metadata.finalizers || old.metadata.uid != new.metadata.uid {
+                    || old.metadata.finalizers != new.metadata.finalizers || old.metadata.uid != new.metadata.uid
+                    || old.excludeCIDRsText != new.excludeCIDRsText {
                     poolQueue.add(new.name)
                 }
             }
@@ -230,6 +237,9 @@ public actor IPAMController {
         for service in configuration.serviceCIDRs {
             engine.exclude(try IPPrefix(parsing: service), name: "service-cluster-ip-range")
         }
+        for range in configuration.excludeCIDRs {
+            engine.exclude(try IPPrefix(parsing: range), name: Self.excludeCIDRsName)
+        }
         // Only a pool whose finalizer is on the server is registered now: a pool without it
         // (created while no replica led) could be deleted at once, under nodes given its
         // ranges. Those get the finalizer first, below, before any worker runs.
@@ -244,8 +254,10 @@ public actor IPAMController {
             let accepted = acceptedSpec(of: pool)
             guard let definition = try? pool.withSpec(accepted).poolDefinition() else { continue }
             engine.upsertPool(definition)
+            if let excluded = try? pool.excludedRanges(within: definition) { engine.setExclusions(excluded, name: Self.exclusionName(of: pool.name)) }
             if pool.metadata.deletionTimestamp != nil { engine.setTerminating(pool.name) }
             if let accepted, ClusterCIDRSpecChange(accepted: accepted, current: pool.spec) != nil { engine.setSuspended(pool.name) }
+            restoreCooling(pool)
         }
         var adopted = 0
         for node in nodeInformer.list() where !node.podCIDRs.isEmpty {
@@ -466,6 +478,7 @@ public actor IPAMController {
         forgetOverlaps(of: name)
         if pending.remove(name) != nil { metrics.setPendingNodes(pending.count) }
         guard let released = engine.release(node: name) else { return }
+        if released.state == .confirmed, let pool = released.pool { startCooling(pool, released.ranges) }
         logger.info("released podCIDRs", metadata: ["node": "\(name)", "podCIDRs": "\(released.podCIDRs.joined(separator: ","))",
                                                      "clusterCIDR": "\(released.pool ?? "")"])
         if let pool = released.pool {
@@ -532,17 +545,23 @@ public actor IPAMController {
             statusWritten[name] = nil
             return false
         }
+        expireCooling(name)
         // The spec accepted for this object (what its nodes were counted under) when there is
         // one; else the spec as it reads now, accepted below together with the finalizer.
         let spec = acceptedSpec(of: pool) ?? pool.spec
         let definition: PoolDefinition
+        let excluded: [IPPrefix]
         do throws(InvalidClusterCIDR) {
             definition = try pool.withSpec(spec).poolDefinition()
+            // A bad annotation never blocks a deletion: a terminating pool allocates nothing anyway.
+            excluded = pool.metadata.deletionTimestamp == nil ? try pool.excludedRanges(within: definition)
+                : (try? pool.excludedRanges(within: definition)) ?? []
         } catch {
             return await markInvalid(pool, error)
         }
         guard let spec else { return false } // a pool without spec fails validation above
         invalidPools[name] = nil
+        if engine.setExclusions(excluded, name: Self.exclusionName(of: name)) { wakePendingNodes() }
         let change = ClusterCIDRSpecChange(accepted: spec, current: pool.spec)
         if pool.metadata.deletionTimestamp != nil {
             return await syncTerminating(pool, definition, change)
@@ -666,6 +685,8 @@ public actor IPAMController {
     /// with a reservation not yet written are settled by their next sync, never written as is.
     private func forgetPool(_ name: String) {
         let nodes = engine.removePool(named: name)
+        if engine.setExclusions([], name: Self.exclusionName(of: name)) { wakePendingNodes() }
+        if cooldown.forget(pool: name, in: &engine) { wakePendingNodes() }
         metrics.removePool(name: name)
         exhaustedPools.remove(name)
         waitingPools.remove(name)
@@ -729,7 +750,7 @@ public actor IPAMController {
         let holders = terminating && nodes > 0 ? Array(engine.associatedNodes(of: pool.name)) : []
         let status = ClusterCIDRStatus.compose(previous: pool.status, generation: pool.metadata.generation, families: stats, nodes: nodes,
                                                holders: holders, terminating: terminating, problem: change.map(ClusterCIDRProblem.specChanged),
-                                               now: KubeTime.seconds())
+                                               now: KubeTime.seconds(), cooling: coolingRanges(of: pool.name))
         if status == pool.status { return false }
         return await putStatus(pool, status)
     }
@@ -748,6 +769,45 @@ public actor IPAMController {
             if Task.isCancelled { return false }
             if !error.isFenced { logger.error("writing ClusterCIDR status failed", metadata: ["clusterCIDR": "\(pool.name)", "error": "\(error)"]) }
             return true
+        }
+    }
+
+    // MARK: - Release cooldown
+
+    /// Keeps a released range of `pool` out of allocation for `--release-cooldown`; the pool's
+    /// next status write records it, so a restart or a new leader keeps honouring it.
+    private func startCooling(_ pool: String, _ ranges: [IPPrefix]) {
+        guard configuration.releaseCooldown > .zero, engine.pool(named: pool) != nil else { return }
+        // Whole seconds (the status's time format), rounded up: never shorter than asked.
+        let until = Int64((Date().timeIntervalSince1970 + configuration.releaseCooldown.inSeconds).rounded(.up))
+        cooldown.start(ranges, pool: pool, until: until, in: &engine)
+        poolQueue.add(pool, after: configuration.releaseCooldown)
+    }
+
+    /// At start-up: the ranges the pool's status says are still cooling.
+    private func restoreCooling(_ pool: ClusterCIDR) {
+        for entry in pool.status?.coolingRanges(at: Date()) ?? [] {
+            cooldown.start([entry.range], pool: pool.name, until: Int64(entry.until.timeIntervalSince1970.rounded(.up)), in: &engine)
+        }
+    }
+
+    /// Ends the cooldown of the pool's ranges whose time has come, and comes back for the next.
+    private func expireCooling(_ pool: String) {
+        let now = Date().timeIntervalSince1970
+        let ended = cooldown.expire(pool: pool, now: Int64(now.rounded(.down)), in: &engine)
+        if !ended.isEmpty {
+            logger.info("released ranges cooled down", metadata: ["clusterCIDR": "\(pool)", "ranges": "\(ended.map(\.description).joined(separator: ","))"])
+            wakePendingNodes()
+        }
+        if let next = cooldown.nextEnd(of: pool) {
+            poolQueue.add(pool, after: .milliseconds(Int64(max(0, Double(next) - now) * 1000) + 1))
+        }
+    }
+
+    /// The pool's cooling ranges as its status records them.
+    private func coolingRanges(of pool: String) -> [ClusterCIDRCoolingRange] {
+        cooldown.entries(of: pool).map {
+            ClusterCIDRCoolingRange(cidr: $0.range.description, until: KubeTime.seconds(Date(timeIntervalSince1970: TimeInterval($0.until))))
         }
     }
 
@@ -819,6 +879,14 @@ enum StatusPatch {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard var object = try JSONSerialization.jsonObject(with: encoder.encode(status)) as? [String: Any] else { return Data("{}".utf8) }
         for family in ["ipv4", "ipv6"] where object[family] == nil { object[family] = NSNull() }
+        // Merge patches keep what they do not mention: a cooldown that ended is removed explicitly.
+        if object["coolingRanges"] == nil { object["coolingRanges"] = NSNull() }
+        for family in ["ipv4", "ipv6"] {
+            if var fields = object[family] as? [String: Any], fields["cooling"] == nil {
+                fields["cooling"] = NSNull()
+                object[family] = fields
+            }
+        }
         return try JSONSerialization.data(withJSONObject: ["status": object], options: [.sortedKeys])
     }
 }
@@ -848,4 +916,12 @@ final class ArrivalTimes: @unchecked Sendable {
     func take(_ name: String) -> ContinuousClock.Instant? {
         lock.withLock { times.removeValue(forKey: name) }
     }
+}
+
+extension IPAMController {
+    /// The engine's name for the ranges of `--exclude-cidrs`.
+    static let excludeCIDRsName = "exclude-cidrs"
+
+    /// The engine's name for the ranges a ClusterCIDR's exclusion annotation lists.
+    static func exclusionName(of pool: String) -> String { "exclude-cidrs annotation of ClusterCIDR \(pool)" }
 }
