@@ -28,7 +28,9 @@ import Testing
         #expect(queue.delayedCount == 2, "one timer per key, not one per call")
         // An earlier request replaces the later timer and is delivered on its own time.
         queue.add("pool", after: .milliseconds(1))
-        #expect(queue.delayedCount == 2)
+        // Replaced, not added: 2 timers, or 1 when the 1 ms one has already fired (a loaded
+        // machine can run it before the next line), never 3.
+        #expect(queue.delayedCount <= 2)
         #expect(await queue.get() == "pool")
         #expect(queue.delayedCount == 1)
         queue.done("pool")
