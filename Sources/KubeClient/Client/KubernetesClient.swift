@@ -196,11 +196,19 @@ public final class KubernetesClient: Sendable {
     /// Sends and decodes a 2xx answer as `T`, or throws `APIError`.
     public func request<T: Decodable>(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
                                       contentType: String? = nil, verb: String? = nil, as type: T.Type) async throws -> T {
+        try await request(method, path, query: query, body: body, contentType: contentType, verb: verb) { body in
+            try JSONDecoder().decode(T.self, from: body)
+        }
+    }
+
+    /// Sends and reads a 2xx answer with `decode`, or throws `APIError`.
+    private func request<T>(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?,
+                            verb: String?, decode: (Data) throws -> T) async throws -> T {
         let response = try await send(method, path, query: query, body: body, contentType: contentType, verb: verb)
         let description = "\(method) \(path)"
         guard (200..<300).contains(response.status) else { throw APIError.from(response, request: description) }
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            return try decode(response.body)
         } catch {
             throw DecodingFailure(request: description, message: "\(error)")
         }
@@ -295,10 +303,22 @@ public final class KubernetesClient: Sendable {
 
     public func patch<T: Decodable>(_ resource: Resource, namespace: String? = nil, name: String, _ patch: Patch,
                                     subresource: String? = nil, as type: T.Type = T.self) async throws -> T {
+        try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: patchQuery(patch),
+                          body: patch.body, contentType: patch.contentType, verb: "patch", as: T.self)
+    }
+
+    /// PATCH, reading only `projection` of the object the server answers with (a Node's
+    /// summary instead of its 10-30 KB of status).
+    public func patch<Value: Sendable>(_ resource: Resource, namespace: String? = nil, name: String, _ patch: Patch,
+                                       subresource: String? = nil, projection: ProjectionDecoder<Value>) async throws -> Projected<Value> {
+        try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: patchQuery(patch),
+                          body: patch.body, contentType: patch.contentType, verb: "patch") { try projection.decode($0) }
+    }
+
+    private func patchQuery(_ patch: Patch) -> [(String, String)] {
         var query = [("fieldManager", fieldManager)]
         if case .apply(_, let force) = patch, force { query.append(("force", "true")) }
-        return try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: query,
-                                 body: patch.body, contentType: patch.contentType, verb: "patch", as: T.self)
+        return query
     }
 
     public func delete(_ resource: Resource, namespace: String? = nil, name: String, preconditions: DeletePreconditions? = nil) async throws {

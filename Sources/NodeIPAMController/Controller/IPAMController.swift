@@ -360,8 +360,9 @@ actor IPAMController {
     private func write(_ reservation: Reservation, to node: NodeView) async -> Bool {
         let patch = PodCIDRPatch(podCIDRs: reservation.podCIDRs, uid: node.uid).json
         do {
-            let written: NodePodCIDRs = try await client.patch(.nodes, name: node.name, .json(patch))
-            return reconcileAfterWrite(node.name, written.podCIDRs, reservation)
+            // The answer is the whole node: read only its podCIDRs.
+            let written = try await client.patch(.nodes, name: node.name, .json(patch), projection: .nodeSummary)
+            return reconcileAfterWrite(node.name, written.value.podCIDRs, reservation)
         } catch let error where error.isFenced {
             // Not sent: this replica may have lost the Lease. The reservation stays held (an
             // earlier attempt may have landed); leading ends, or the next try writes it.
