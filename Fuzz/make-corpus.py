@@ -112,6 +112,12 @@ def admission_cases():
     return objects
 
 
+def realistic_node(name="ip-node-01234"):
+    """A kubelet-shaped Node of 13 KB (Tests/Fixtures/realistic-node.json, from hack/benchlib.py)."""
+    text = (FUZZ.parent / "Tests" / "Fixtures" / "realistic-node.json").read_text().strip()
+    return json.loads(text.replace("ip-node-01234", name))
+
+
 def watch_corpus(target="FuzzWatchLine"):
     reset(target)
     worker = node("node-ipam-worker", 1204, labels={"platform.node_group/worker-small": ""})
@@ -137,6 +143,10 @@ def watch_corpus(target="FuzzWatchLine"):
     stream += "\r\n" + compact(lines["bookmark"]) + "\r\n" + compact(lines["deleted-node"])[:60]
     write(target, "stream-with-partial-line", stream)
     write(target, "stream-then-410", compact(lines["added-node"]) + "\n" + compact(lines["error-410-expired"]) + "\n")
+    # Real-shaped nodes: the status churn a kubelet causes, then a bookmark and 410.
+    big = realistic_node()
+    write(target, "realistic-nodes", "".join(compact(e) + "\n" for e in [
+        {"type": "ADDED", "object": big}, {"type": "MODIFIED", "object": big}, lines["bookmark"], lines["error-410-expired"]]))
     for stem, obj in example_clustercidrs()[:4]:
         obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion="2001", uid="0b5e4c1a-77f1-4e43-9d0e-51a3f25c1d01"))
         write(target, f"added-clustercidr-{obj['metadata']['name']}", compact({"type": "ADDED", "object": obj}) + "\n")
@@ -153,6 +163,9 @@ def list_corpus(target="FuzzListDecoding"):
         "kind": "NodeList", "apiVersion": "v1",
         "metadata": {"resourceVersion": "1299", "continue": "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTI5OSwic3RhcnQiOiJub2RlLWlwYW0td29ya2VyXHUwMDAwIn0", "remainingItemCount": 1},
         "items": nodes[:2]}))
+    write(target, "nodelist-realistic", compact({"kind": "NodeList", "apiVersion": "v1",
+                                                 "metadata": {"resourceVersion": "77", "continue": "tok", "remainingItemCount": 3},
+                                                 "items": [realistic_node(), realistic_node("ip-node-01235")]}))
     write(target, "nodelist-empty", compact({"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": []}))
     items = [dict(obj, metadata=dict(obj["metadata"], resourceVersion=str(2001 + i)))
              for i, (_, obj) in enumerate(example_clustercidrs())]

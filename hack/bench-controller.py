@@ -18,11 +18,19 @@ metrics on a loopback port). Phases (select with --phases):
   adopt       --adopt-nodes nodes that already have distinct /24 podCIDRs, created while the controller
               is not running; then the controller starts (once per --adopt-qps value): time to
               /readyz 200, time until the pool status shows them all allocated, peak RSS.
+  realistic   --realistic-nodes kubelet-shaped nodes (13 KB of JSON: 8 conditions, 40 images, nodeInfo,
+              managedFields, ...; benchlib.realistic_node) created at qps 0 while every node's status is
+              updated every --churn-period s (merge-PATCH of nodes/<name>/status, as kubelets without the
+              Lease heartbeat do). Then --churn-window s of churn alone: controller and LocalAPIServer CPU
+              (/proc) per status PATCH, i.e. per watch event. Reports controller CPU per allocated node
+              (gross, and net of the churn events it handled meanwhile), per status-update event, both as
+              ratios to LocalAPIServer's CPU per node PATCH, client-seen allocation p99, VmHWM.
+              --realistic-large-nodes N (e.g. 50000) adds a second run of N nodes.
 For each allocation phase: nodes/s from the first node created (POST answered) to the last node
 showing podCIDRs on a node watch (own process, own connection); node->podCIDR latency from the
 controller's node_ipam_controller_node_allocation_duration_seconds histogram (/metrics) and from the
 client (POST answered -> watch event with podCIDRs); controller VmHWM from /proc/PID/status.
-Nodes carry 5 ordinary labels (hostname, os, arch, instance type, zone) and no status.
+Nodes of the other phases carry 5 ordinary labels (hostname, os, arch, instance type, zone) and no status.
 """
 import argparse, json, os, pathlib, platform, sys, tempfile, time
 
@@ -327,6 +335,66 @@ def phase_adopt(a, bins, work):
     return results
 
 
+def phase_realistic(a, bins, work, name, nodes):
+    print(f"[{name}] {nodes} realistic nodes, status of every node updated every {a.churn_period:g} s, controller at qps 0", flush=True)
+    with bl.LocalAPIServer(bins["local-apiserver"], work, f"{name}-apiserver", history=a.history) as server:
+        api = bl.Api(server.url)
+        install_pool(api)
+        ctrl = bl.Controller(bins["node-ipam-controller"], server.kubeconfig, work, f"{name}-controller", 0, 30, a.workers)
+        ctrl.sampler = bl.RssSampler(ctrl.pid)
+        churn = None
+        try:
+            ctrl.wait_ready()
+            wait_pool_registered(api)
+            time.sleep(0.3)
+            names = [f"{name}-{i:05d}" for i in range(nodes)]
+            watch = bl.NodeWatch(server.url, list_rv(api), f"{name}-", nodes, a.timeout)
+            churn = bl.StatusChurn(server.url, names, a.churn_period, a.churn_clients)
+            cpu0 = (bl.cpu_seconds(ctrl.pid), bl.cpu_seconds(server.pid))
+            patches0 = churn.patches
+            created, first, last = bl.create_nodes(server.url, names, a.create_clients, labels, realistic=True)
+            out = measure_allocation(a, watch, names, created, first, last, ctrl, server, cpu0)
+            churn_during_create = churn.patches - patches0
+            # Churn alone: every PATCH is one MODIFIED event the controller reads and drops.
+            c0, s0, p0, t0 = bl.cpu_seconds(ctrl.pid), bl.cpu_seconds(server.pid), churn.patches, time.monotonic()
+            time.sleep(a.churn_window)
+            c1, s1, p1, t1 = bl.cpu_seconds(ctrl.pid), bl.cpu_seconds(server.pid), churn.patches, time.monotonic()
+            churn.stop()
+            churn = None
+            st = bl.proc_status(ctrl.pid)
+            window_patches = p1 - p0
+            per_event = (c1 - c0) / window_patches if window_patches else None
+            server_per_patch = (s1 - s0) / window_patches if window_patches else None
+            net_cpu = out["controller_cpu_seconds"] - (per_event or 0) * churn_during_create
+            ctrl_per_node = out["controller_cpu_seconds"] / nodes
+            ctrl_per_node_net = net_cpu / nodes
+            out.update({
+                "node_json_bytes": len(json.dumps(bl.realistic_node(names[0], labels), separators=(",", ":"))),
+                "churn_period_seconds": a.churn_period,
+                "churn_patches_during_create": churn_during_create,
+                "churn_window_seconds": round(t1 - t0, 2),
+                "churn_window_patches": window_patches,
+                "churn_window_rate": round(window_patches / (t1 - t0), 1),
+                "controller_cpu_us_per_status_event": round(1e6 * per_event, 1) if per_event is not None else None,
+                "apiserver_cpu_us_per_node_patch": round(1e6 * server_per_patch, 1) if server_per_patch else None,
+                "controller_cpu_us_per_allocated_node": round(1e6 * ctrl_per_node, 1),
+                "controller_cpu_us_per_allocated_node_net_of_churn": round(1e6 * ctrl_per_node_net, 1),
+                "ratio_node_to_patch": round(ctrl_per_node / server_per_patch, 3) if server_per_patch else None,
+                "ratio_node_net_to_patch": round(ctrl_per_node_net / server_per_patch, 3) if server_per_patch else None,
+                "ratio_event_to_patch": round(per_event / server_per_patch, 3) if server_per_patch and per_event is not None else None,
+                "vmhwm_after_churn_mib": mib(st.get("VmHWM")),
+                "qps": 0, "burst": 30, "workers": a.workers, "create_clients": a.create_clients,
+                "controller_command": ctrl.command_line(),
+            })
+            out["pool_allocated"] = pool_allocated(pool(api))
+        finally:
+            if churn:
+                churn.stop()
+            ctrl.stop()
+            api.close()
+    return out
+
+
 # ---------------------------------------------------------------- summary
 
 def verdict(ok):
@@ -364,6 +432,23 @@ def targets(res, a):
         if q:
             rows.append((f"{key}: {q['nodes']} nodes in <= (N - burst)/QPS + 1 s = {q['bound_seconds']} s",
                          f"{q['total_seconds']} s", verdict(None if q["total_seconds"] is None else q["total_seconds"] <= q["bound_seconds"])))
+    for key in ("realistic", "realistic_large"):
+        r = res.get(key)
+        if not r:
+            continue
+        n = r["nodes"]
+        ratio, net = r.get("ratio_node_to_patch"), r.get("ratio_node_net_to_patch")
+        rows.append((f"{key} {n}: controller CPU per allocated node <= 0.5 x LocalAPIServer CPU per node PATCH",
+                     f"{r['controller_cpu_us_per_allocated_node']} us (net of churn {r['controller_cpu_us_per_allocated_node_net_of_churn']} us) vs "
+                     f"{r['apiserver_cpu_us_per_node_patch']} us: ratio {ratio} (net {net})", verdict(None if net is None else net <= 0.5)))
+        ev = r.get("ratio_event_to_patch")
+        rows.append((f"{key} {n}: controller CPU per status-update event <= 0.2 x LocalAPIServer CPU per node PATCH",
+                     f"{r['controller_cpu_us_per_status_event']} us vs {r['apiserver_cpu_us_per_node_patch']} us: ratio {ev}", verdict(None if ev is None else ev <= 0.2)))
+        cp99 = r.get("client_p99_ms")
+        rows.append((f"{key} {n}: allocation p99 <= 50 ms client-seen, churn running ({r.get('create_rate')} nodes/s created)",
+                     f"p99 {cp99} ms", verdict(None if cp99 is None else cp99 <= 50)))
+        limit = 40 if n <= 5000 else 150
+        rows.append((f"{key} {n}: controller RSS <= {limit} MiB (VmHWM)", f"{r['vmhwm_after_churn_mib']} MiB", verdict(r["vmhwm_after_churn_mib"] <= limit)))
     for ad in res.get("adopt") or []:
         rows.append((f"adopt {ad['nodes']} nodes (qps {ad['qps']:g}): RSS <= 150 MiB (VmHWM)",
                      f"{ad['vmhwm_mib']} MiB (at /readyz {ad['vmhwm_at_ready_mib']} MiB; peak RssAnon {ad['peak_rss_anon_mib']} MiB)",
@@ -422,6 +507,17 @@ def print_summary(res, a):
               f"{fmt(ad['pool_status_seconds'])} s, idle after {ad['idle_after_seconds']} s, CPU {ad['cpu_seconds']} s, "
               f"VmHWM {ad['vmhwm_mib']} MiB (VmRSS {ad['vmrss_mib']} MiB, of it mapped files {ad['rss_file_mib']} MiB; peak RssAnon "
               f"{ad['peak_rss_anon_mib']} MiB, {ad['peak_rss_anon_after_ready_seconds']} s after /readyz); requests {ad['api_requests']}")
+    for key in ("realistic", "realistic_large"):
+        r = res.get(key)
+        if r:
+            print(f"\n{key}: {r['nodes']} nodes of {r['node_json_bytes']} bytes created at {r.get('create_rate')}/s with status churn "
+                  f"({r['churn_patches_during_create']} status PATCHes meanwhile); {r['nodes_per_second']} nodes/s allocated; "
+                  f"client p50/p99 {r.get('client_p50_ms')}/{r.get('client_p99_ms')} ms; watch events seen by the driver {r['watch_events']}")
+            print(f"    CPU: controller {r['controller_cpu_us_per_allocated_node']} us per allocated node ({r['controller_cpu_us_per_allocated_node_net_of_churn']} us net of churn), "
+                  f"{r['controller_cpu_us_per_status_event']} us per status-update event; local-apiserver {r['apiserver_cpu_us_per_node_patch']} us per node PATCH "
+                  f"(churn alone, {r['churn_window_patches']} PATCHes in {r['churn_window_seconds']} s)")
+            print(f"    ratios to a PATCH: per node {r['ratio_node_to_patch']} (net {r['ratio_node_net_to_patch']}), per event {r['ratio_event_to_patch']}; "
+                  f"VmHWM {r['vmhwm_after_churn_mib']} MiB (peak RssAnon {r['peak_rss_anon_mib']} MiB)")
     t = targets(res, a)
     if t:
         width = max(len(r[0]) for r in t)
@@ -433,7 +529,7 @@ def print_summary(res, a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin-dir", default=str(bl.ROOT / ".build-bench" / "release"))
-    p.add_argument("--phases", default="baseline,unthrottled,qps20,qps100,backlog,adopt")
+    p.add_argument("--phases", default="baseline,unthrottled,qps20,qps100,backlog,adopt,realistic")
     p.add_argument("--nodes", type=int, default=5000, help="nodes of the unthrottled and backlog runs")
     p.add_argument("--qps20-nodes", type=int, default=1000)
     p.add_argument("--qps100-nodes", type=int, default=2000)
@@ -445,6 +541,11 @@ def main():
     p.add_argument("--patch-clients", type=int, default=2)
     p.add_argument("--patch-seconds", type=float, default=5)
     p.add_argument("--patch-nodes", type=int, default=5000)
+    p.add_argument("--realistic-nodes", type=int, default=5000, help="nodes of the realistic phase")
+    p.add_argument("--realistic-large-nodes", type=int, default=0, help="also run the realistic phase with this many nodes (e.g. 50000)")
+    p.add_argument("--churn-period", type=float, default=10.0, help="seconds between two status updates of one node")
+    p.add_argument("--churn-window", type=float, default=10.0, help="seconds of churn alone measured after the allocations")
+    p.add_argument("--churn-clients", type=int, default=2, help="processes sending status updates")
     p.add_argument("--history", type=int, default=60000, help="local-apiserver --history (watch resumption window)")
     p.add_argument("--timeout", type=float, default=300, help="seconds a run may take before it is abandoned")
     p.add_argument("--workdir", default=None, help="logs and kubeconfigs (default: a new temp dir)")
@@ -476,6 +577,10 @@ def main():
         res["backlog"] = phase_backlog(a, bins, work)
     if "adopt" in phases:
         res["adopt"] = phase_adopt(a, bins, work)
+    if "realistic" in phases:
+        res["realistic"] = phase_realistic(a, bins, work, "realistic", a.realistic_nodes)
+        if a.realistic_large_nodes:
+            res["realistic_large"] = phase_realistic(a, bins, work, "realisticlarge", a.realistic_large_nodes)
     res["wall_seconds"] = round(time.monotonic() - started, 1)
     res["targets"] = [{"target": t, "measured": g, "verdict": v.strip()} for t, g, v in targets(res, a)]
     print_summary(res, a)

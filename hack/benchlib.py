@@ -332,6 +332,11 @@ def percentile(values, q):
 
 # ---------------------------------------------------------------- node watch in its own process
 
+_EVENT_TYPE = re.compile(rb'\{"type":"([A-Z]+)"')
+_NAME = re.compile(rb'"name":"([^"]*)"')
+_POD_CIDRS = re.compile(rb'"podCIDRs":\[([^\]]*)\]')
+
+
 def _watch_nodes(url, resource_version, prefix, expected, ready, out, timeout):
     """Watches nodes from `resource_version` over a raw socket (chunked framing parsed here, one event
     per line); for every node named prefix* records when it was first ADDED and when an event first
@@ -383,19 +388,32 @@ def _watch_nodes(url, resource_version, prefix, expected, ready, out, timeout):
                 if not line:
                     continue
                 events += 1
-                e = json.loads(line)
-                t = e.get("type")
-                o = e.get("object") or {}
-                if t == "ERROR":
-                    errors.append(o)
-                    closed = True
-                    break
-                name = (o.get("metadata") or {}).get("name", "")
+                # Realistic nodes are 13 KB of JSON and arrive by the thousand per second: read the
+                # three fields needed with patterns (the server writes the envelope's type first and
+                # no "name" key precedes metadata.name), and parse whole only what they cannot read.
+                m = _EVENT_TYPE.match(line)
+                if m is None or m.group(1) == b"ERROR":
+                    e = json.loads(line)
+                    t = e.get("type")
+                    o = e.get("object") or {}
+                    if t == "ERROR":
+                        errors.append(o)
+                        closed = True
+                        break
+                    name = (o.get("metadata") or {}).get("name", "")
+                    pc = (o.get("spec") or {}).get("podCIDRs")
+                else:
+                    t = m.group(1).decode()
+                    nm = _NAME.search(line)
+                    name = nm.group(1).decode() if nm else ""
+                    if not name.startswith(prefix):
+                        continue
+                    pm = _POD_CIDRS.search(line)
+                    pc = json.loads(b"[" + pm.group(1) + b"]") if pm else None
                 if not name.startswith(prefix):
                     continue
                 if t == "ADDED" and name not in added:
                     added[name] = now
-                pc = (o.get("spec") or {}).get("podCIDRs")
                 if pc and name not in cidr_at:
                     cidr_at[name] = now
                     cidrs[name] = tuple(pc)
@@ -442,13 +460,14 @@ def node_body(name, labels, cidr=None):
     return body
 
 
-def _creator(url, names, labels, cidr_of, go, out, record_times):
+def _creator(url, names, labels, cidr_of, go, out, record_times, realistic=False):
     c = connect(url)
     created = {}
     go.wait()
     t_first = time.monotonic()
+    shape = realistic_node if realistic else node_body
     for name in names:
-        body = json.dumps(node_body(name, labels, cidr_of(name) if cidr_of else None))
+        body = json.dumps(shape(name, labels, cidr_of(name) if cidr_of else None), separators=(",", ":"))
         c.request("POST", "/api/v1/nodes", body, {"Content-Type": "application/json"})
         r = c.getresponse()
         r.read()
@@ -461,13 +480,14 @@ def _creator(url, names, labels, cidr_of, go, out, record_times):
     out.put({"created": created, "first_sent": t_first, "last_done": time.monotonic(), "count": len(names)})
 
 
-def create_nodes(url, names, clients, labels, cidr_of=None, record_times=True):
-    """POSTs the nodes from `clients` processes (round-robin split, all released at once).
+def create_nodes(url, names, clients, labels, cidr_of=None, record_times=True, realistic=False):
+    """POSTs the nodes from `clients` processes (round-robin split, all released at once);
+    `realistic`: kubelet-shaped nodes of 10-20 KB (realistic_node) instead of bare ones.
     Returns (per-node response times, first request time, last response time)."""
     go = multiprocessing.Event()
     out = multiprocessing.Queue()
     parts = [names[k::clients] for k in range(clients)]
-    procs = [multiprocessing.Process(target=_creator, args=(url, part, labels, cidr_of, go, out, record_times)) for part in parts if part]
+    procs = [multiprocessing.Process(target=_creator, args=(url, part, labels, cidr_of, go, out, record_times, realistic)) for part in parts if part]
     for p in procs:
         p.start()
     time.sleep(0.2)  # let them connect and block on `go`
@@ -485,3 +505,181 @@ def create_nodes(url, names, clients, labels, cidr_of=None, record_times=True):
     for p in procs:
         p.join()
     return created, first, last
+
+
+# ---------------------------------------------------------------- realistic nodes
+
+_IMAGES = [  # (repository, tag, size in bytes): what a busy node has pulled
+    ("registry.k8s.io/kube-proxy", "v1.31.2", 30_200_431), ("registry.k8s.io/pause", "3.10", 320_368),
+    ("docker.io/calico/node", "v3.28.2", 135_441_512), ("docker.io/calico/cni", "v3.28.2", 94_561_242),
+    ("docker.io/calico/pod2daemon-flexvol", "v3.28.2", 7_312_456), ("registry.k8s.io/coredns/coredns", "v1.11.3", 18_562_039),
+    ("quay.io/prometheus/node-exporter", "v1.8.2", 12_032_114), ("registry.k8s.io/metrics-server/metrics-server", "v0.7.2", 19_494_617),
+    ("docker.io/library/nginx", "1.27.2", 72_955_450), ("docker.io/library/redis", "7.4.1", 45_902_321),
+    ("docker.io/library/postgres", "16.4", 158_211_345), ("quay.io/jetstack/cert-manager-controller", "v1.16.1", 17_123_432),
+    ("registry.k8s.io/ingress-nginx/controller", "v1.11.3", 105_325_762), ("docker.io/grafana/promtail", "3.2.1", 89_432_101),
+    ("docker.io/fluent/fluent-bit", "3.1.9", 40_234_551), ("registry.k8s.io/sig-storage/csi-node-driver-registrar", "v2.12.0", 10_943_023),
+    ("registry.k8s.io/sig-storage/livenessprobe", "v2.14.0", 9_123_842), ("public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver", "v1.36.0", 74_012_934),
+    ("docker.io/bitnami/kubectl", "1.31.2", 88_512_345), ("ghcr.io/kyverno/kyverno", "v1.12.6", 42_123_009),
+    ("docker.io/istio/proxyv2", "1.23.2", 95_341_221), ("docker.io/istio/pilot", "1.23.2", 73_541_002),
+    ("quay.io/cilium/cilium", "v1.16.3", 198_321_456), ("quay.io/cilium/operator-generic", "v1.16.3", 32_432_112),
+    ("docker.io/library/busybox", "1.37.0", 2_167_176), ("docker.io/library/alpine", "3.20.3", 3_623_807),
+    ("gcr.io/distroless/static-debian12", "nonroot", 1_006_512), ("docker.io/library/python", "3.12.7-slim", 48_932_112),
+    ("docker.io/library/node", "22.10.0-slim", 69_321_998), ("docker.io/library/golang", "1.23.2", 301_221_087),
+    ("docker.io/elastic/filebeat", "8.15.3", 132_443_221), ("docker.io/datadog/agent", "7.58.1", 412_332_110),
+    ("quay.io/argoproj/argocd", "v2.12.6", 175_432_009), ("docker.io/hashicorp/vault", "1.18.0", 152_112_345),
+    ("docker.io/library/memcached", "1.6.31", 31_223_455), ("docker.io/library/rabbitmq", "4.0.2", 101_322_345),
+    ("docker.io/library/mysql", "8.4.3", 172_332_998), ("registry.k8s.io/kube-state-metrics/kube-state-metrics", "v2.13.0", 15_332_098),
+    ("docker.io/velero/velero", "v1.14.1", 77_231_009), ("docker.io/library/haproxy", "3.0.5", 39_221_443),
+]
+
+_CONDITIONS = [  # kubelet's four, then node-problem-detector's
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ("KernelDeadlock", "False", "KernelHasNoDeadlock", "kernel has no deadlock"),
+    ("ReadonlyFilesystem", "False", "FilesystemIsNotReadOnly", "Filesystem is not read-only"),
+    ("FrequentKubeletRestart", "False", "NoFrequentKubeletRestart", "kubelet is functioning properly"),
+    ("FrequentContainerdRestart", "False", "NoFrequentContainerdRestart", "containerd is functioning properly"),
+]
+
+
+_DIGESTS = {}
+
+
+def _digest(seed):
+    import hashlib
+    if seed not in _DIGESTS:
+        _DIGESTS[seed] = hashlib.sha256(seed.encode()).hexdigest()
+    return _DIGESTS[seed]
+
+
+def _now(offset=0.0):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+
+def realistic_conditions(heartbeat=None):
+    """The 8 conditions with `heartbeat` as lastHeartbeatTime (what a kubelet's status update changes)."""
+    beat = heartbeat or _now()
+    return [{"type": t, "status": s, "lastHeartbeatTime": beat, "lastTransitionTime": "2026-11-30T08:12:41Z", "reason": r, "message": m}
+            for t, s, r, m in _CONDITIONS]
+
+
+def realistic_node(name, labels=None, cidr=None):
+    """A Node shaped like one a kubelet (and node-problem-detector, a CSI driver, kubeadm) wrote:
+    ~12 labels, annotations, a taint, managedFields, 8 conditions, 5 addresses, nodeInfo,
+    capacity/allocatable and 40 images with names and sizes: 10-20 KB of JSON."""
+    n = int(name.rsplit("-", 1)[1]) if name.rsplit("-", 1)[-1].isdigit() else sum(name.encode())
+    zone = f"eu-west-1{'abc'[n % 3]}"
+    ip = f"172.{16 + (n >> 16) % 16}.{(n >> 8) & 255}.{n & 255}"
+    host = f"ip-{ip.replace('.', '-')}.eu-west-1.compute.internal"
+    lab = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/instance-type": "m5.xlarge", "beta.kubernetes.io/os": "linux",
+           "failure-domain.beta.kubernetes.io/region": "eu-west-1", "failure-domain.beta.kubernetes.io/zone": zone,
+           "k8s.io/cloud-provider-aws": "7f3c2a8e4b1d9f06a5c8e2b3d4f1a6c9", "kubernetes.io/arch": "amd64",
+           "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "node.kubernetes.io/instance-type": "m5.xlarge",
+           "topology.ebs.csi.aws.com/zone": zone, "topology.kubernetes.io/region": "eu-west-1", "topology.kubernetes.io/zone": zone}
+    if labels:
+        lab.update(labels(name))
+    uid = _digest(name)
+    images = []
+    for k, (repo, tag, size) in enumerate(_IMAGES):
+        images.append({"names": [f"{repo}@sha256:{_digest(repo + tag)}", f"{repo}:{tag}"], "sizeBytes": size + (n * 7 + k) % 4096})
+    meta = {
+        "name": name, "uid": f"{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:32]}", "labels": lab,
+        "annotations": {"alpha.kubernetes.io/provided-node-ip": ip, "csi.volume.kubernetes.io/nodeid": json.dumps({"ebs.csi.aws.com": f"i-0{uid[:16]}"}),
+                        "node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true"},
+        "managedFields": [
+            {"manager": "kubelet", "operation": "Update", "apiVersion": "v1", "time": "2026-11-30T08:12:41Z", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:alpha.kubernetes.io/provided-node-ip": {},
+                                                           "f:volumes.kubernetes.io/controller-managed-attach-detach": {}},
+                                         "f:labels": {".": {}, **{f"f:{k}": {} for k in lab}}},
+                          "f:spec": {"f:providerID": {}}}},
+            {"manager": "kubelet", "operation": "Update", "apiVersion": "v1", "time": "2026-12-01T10:02:11Z", "fieldsType": "FieldsV1",
+             "subresource": "status",
+             "fieldsV1": {"f:status": {"f:conditions": {f'k:{{"type":"{t}"}}': {"f:lastHeartbeatTime": {}} for t, _, _, _ in _CONDITIONS},
+                                       "f:images": {}, "f:nodeInfo": {"f:bootID": {}}}}},
+        ],
+    }
+    spec = {"providerID": f"aws:///{zone}/i-0{uid[:16]}", "taints": [{"key": "dedicated", "value": "general", "effect": "PreferNoSchedule"}]}
+    if cidr:
+        spec.update({"podCIDR": cidr, "podCIDRs": [cidr]})
+    resources = {"cpu": "4", "ephemeral-storage": "83873772Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0", "memory": "15896164Ki", "pods": "58"}
+    status = {
+        "capacity": resources,
+        "allocatable": {**resources, "cpu": "3920m", "ephemeral-storage": "76224326324", "memory": "14879332Ki"},
+        "conditions": realistic_conditions("2026-12-01T10:02:11Z"),
+        "addresses": [{"type": "InternalIP", "address": ip}, {"type": "ExternalIP", "address": f"34.{n % 250}.{(n >> 8) % 250}.{n % 200 + 1}"},
+                      {"type": "Hostname", "address": host}, {"type": "InternalDNS", "address": host},
+                      {"type": "ExternalDNS", "address": f"ec2-34-{n % 250}.eu-west-1.compute.amazonaws.com"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "nodeInfo": {"machineID": uid[:32], "systemUUID": f"ec2{uid[3:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:32]}",
+                     "bootID": _digest(name + "boot")[:36], "kernelVersion": "6.1.112-122.189.amzn2023.x86_64",
+                     "osImage": "Amazon Linux 2023.6.20241031", "containerRuntimeVersion": "containerd://1.7.22",
+                     "kubeletVersion": "v1.31.2-eks-94953ac", "kubeProxyVersion": "v1.31.2-eks-94953ac",
+                     "operatingSystem": "linux", "architecture": "amd64"},
+        "images": images,
+    }
+    return {"apiVersion": "v1", "kind": "Node", "metadata": meta, "spec": spec, "status": status}
+
+
+def status_update_body(heartbeat=None):
+    """What a kubelet without the Lease heartbeat sends every 10 s: its conditions with a new
+    lastHeartbeatTime (a merge patch of nodes/<name>/status)."""
+    return json.dumps({"status": {"conditions": realistic_conditions(heartbeat)}})
+
+
+# ---------------------------------------------------------------- kubelet status churn
+
+def _churner(url, names, period, counter, misses, stop):
+    """PATCHes nodes/<name>/status of each of `names` once per `period` seconds, evenly spread;
+    nodes not created yet answer 404 and are only counted in `misses`."""
+    c = connect(url)
+    gap = period / max(1, len(names))
+    next_at = time.monotonic()
+    while not stop.is_set():
+        for name in names:
+            if stop.is_set():
+                break
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_at = max(next_at + gap, time.monotonic())  # a slow answer delays the next update, never bunches them
+            try:
+                c.request("PATCH", f"/api/v1/nodes/{name}/status", status_update_body(), {"Content-Type": "application/merge-patch+json"})
+                r = c.getresponse()
+                r.read()
+            except (http.client.HTTPException, OSError):
+                c.close()
+                c = connect(url)
+                continue
+            if r.status == 200:
+                with counter.get_lock():
+                    counter.value += 1
+            else:
+                with misses.get_lock():
+                    misses.value += 1
+
+
+class StatusChurn:
+    """Every node's status updated every `period` seconds (kubelets without the Lease heartbeat),
+    from `clients` processes. `patches` counts successful updates so far."""
+
+    def __init__(self, url, names, period=10.0, clients=2):
+        self.counter = multiprocessing.Value("q", 0)
+        self.misses = multiprocessing.Value("q", 0)
+        self.stop_event = multiprocessing.Event()
+        self.procs = [multiprocessing.Process(target=_churner, args=(url, names[k::clients], period, self.counter, self.misses, self.stop_event))
+                      for k in range(clients)]
+        for p in self.procs:
+            p.start()
+
+    @property
+    def patches(self):
+        return self.counter.value
+
+    def stop(self):
+        self.stop_event.set()
+        for p in self.procs:
+            p.join(15)
+            if p.is_alive():
+                p.terminate()

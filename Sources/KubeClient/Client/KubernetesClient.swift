@@ -95,7 +95,7 @@ public struct DeletePreconditions: Sendable, Hashable, Encodable {
 }
 
 /// A watch event.
-public enum WatchEvent<Object: Decodable & Sendable>: Sendable {
+public enum WatchEvent<Object: Sendable>: Sendable {
     case added(Object)
     case modified(Object)
     case deleted(Object)
@@ -196,11 +196,19 @@ public final class KubernetesClient: Sendable {
     /// Sends and decodes a 2xx answer as `T`, or throws `APIError`.
     public func request<T: Decodable>(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil,
                                       contentType: String? = nil, verb: String? = nil, as type: T.Type) async throws -> T {
+        try await request(method, path, query: query, body: body, contentType: contentType, verb: verb) { body in
+            try JSONDecoder().decode(T.self, from: body)
+        }
+    }
+
+    /// Sends and reads a 2xx answer with `decode`, or throws `APIError`.
+    private func request<T>(_ method: String, _ path: String, query: [(String, String)], body: Data?, contentType: String?,
+                            verb: String?, decode: (Data) throws -> T) async throws -> T {
         let response = try await send(method, path, query: query, body: body, contentType: contentType, verb: verb)
         let description = "\(method) \(path)"
         guard (200..<300).contains(response.status) else { throw APIError.from(response, request: description) }
         do {
-            return try JSONDecoder().decode(T.self, from: response.body)
+            return try decode(response.body)
         } catch {
             throw DecodingFailure(request: description, message: "\(error)")
         }
@@ -245,6 +253,32 @@ public final class KubernetesClient: Sendable {
         }
     }
 
+    /// Lists every page, reading each item with `projection` where it lies in the page: no
+    /// item is decoded whole, and a page's text is dropped before the next is fetched.
+    public func listAll<Value: Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions = ListOptions(),
+                                         pageSize: Int = 500, projection: ProjectionDecoder<Value>) async throws -> (items: [Projected<Value>], resourceVersion: String) {
+        var items: [Projected<Value>] = []
+        var options = options
+        options.limit = pageSize
+        let path = resource.path(namespace: namespace)
+        while true {
+            let response = try await send("GET", path, query: options.queryItems, verb: "list")
+            let description = "GET \(path)"
+            guard (200..<300).contains(response.status) else { throw APIError.from(response, request: description) }
+            let page: ListPageHead
+            do {
+                page = try ListPageHead.read(response.body, into: &items, projection: projection)
+            } catch let failure as JSONScanError {
+                throw DecodingFailure(request: description, message: "LIST page: \(failure)")
+            }
+            guard let token = page.continueToken, !token.isEmpty else {
+                return (items, page.resourceVersion ?? "")
+            }
+            options.continueToken = token
+            options.resourceVersion = nil
+        }
+    }
+
     private func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -269,10 +303,22 @@ public final class KubernetesClient: Sendable {
 
     public func patch<T: Decodable>(_ resource: Resource, namespace: String? = nil, name: String, _ patch: Patch,
                                     subresource: String? = nil, as type: T.Type = T.self) async throws -> T {
+        try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: patchQuery(patch),
+                          body: patch.body, contentType: patch.contentType, verb: "patch", as: T.self)
+    }
+
+    /// PATCH, reading only `projection` of the object the server answers with (a Node's
+    /// summary instead of its 10-30 KB of status).
+    public func patch<Value: Sendable>(_ resource: Resource, namespace: String? = nil, name: String, _ patch: Patch,
+                                       subresource: String? = nil, projection: ProjectionDecoder<Value>) async throws -> Projected<Value> {
+        try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: patchQuery(patch),
+                          body: patch.body, contentType: patch.contentType, verb: "patch") { try projection.decode($0) }
+    }
+
+    private func patchQuery(_ patch: Patch) -> [(String, String)] {
         var query = [("fieldManager", fieldManager)]
         if case .apply(_, let force) = patch, force { query.append(("force", "true")) }
-        return try await request("PATCH", resource.path(namespace: namespace, name: name, subresource: subresource), query: query,
-                                 body: patch.body, contentType: patch.contentType, verb: "patch", as: T.self)
+        return query
     }
 
     public func delete(_ resource: Resource, namespace: String? = nil, name: String, preconditions: DeletePreconditions? = nil) async throws {
@@ -292,6 +338,17 @@ public final class KubernetesClient: Sendable {
     /// last resourceVersion seen) and throws `APIError` when the server refuses it.
     public func watch<T: Decodable & Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions,
                                                as type: T.Type = T.self) -> AsyncThrowingStream<WatchEvent<T>, any Error> {
+        watch(resource, namespace: namespace, options: options, decoder: WatchLineDecoder<T>())
+    }
+
+    /// Opens a watch whose objects are read by `projection` where they lie in each line.
+    public func watch<Value: Sendable>(_ resource: Resource, namespace: String? = nil, options: ListOptions,
+                                       projection: ProjectionDecoder<Value>) -> AsyncThrowingStream<WatchEvent<Projected<Value>>, any Error> {
+        watch(resource, namespace: namespace, options: options, decoder: WatchLineDecoder(projection.decode))
+    }
+
+    private func watch<T: Sendable>(_ resource: Resource, namespace: String?, options: ListOptions,
+                                    decoder: WatchLineDecoder<T>) -> AsyncThrowingStream<WatchEvent<T>, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent<T>, any Error>.makeStream()
         let task = Task {
             do {
@@ -302,23 +359,25 @@ public final class KubernetesClient: Sendable {
                 let (request, transport) = try await prepare("GET", path, query: query, body: nil, contentType: nil,
                                                              accept: "application/json", timeout: .zero)
                 let started = ContinuousClock.now
-                var decoder = WatchLineDecoder<T>()
+                var decoder = decoder
+                var errorStatus: Int?
+                var errorBody = Data()
                 for try await part in transport.stream(request) {
                     switch part {
                     case .head(let status, _):
                         record("watch", status, since: started)
                         // A refused watch: collect the Status body that follows.
-                        if !(200..<300).contains(status) { decoder.errorStatus = status }
+                        if !(200..<300).contains(status) { errorStatus = status }
                     case .body(let chunk):
-                        if decoder.errorStatus != nil {
-                            decoder.errorBody.append(chunk)
+                        if errorStatus != nil {
+                            errorBody.append(chunk)
                             continue
                         }
                         for event in try decoder.feed(chunk, request: "WATCH \(path)") { continuation.yield(event) }
                     }
                 }
-                if let status = decoder.errorStatus {
-                    throw APIError.from(HTTPResponse(status: status, headers: [:], body: decoder.errorBody), request: "WATCH \(path)")
+                if let status = errorStatus {
+                    throw APIError.from(HTTPResponse(status: status, headers: [:], body: errorBody), request: "WATCH \(path)")
                 }
                 continuation.finish()
             } catch {
@@ -327,59 +386,6 @@ public final class KubernetesClient: Sendable {
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
-    }
-}
-
-/// Splits a watch body into newline-delimited JSON events.
-struct WatchLineDecoder<T: Decodable & Sendable> {
-    private var buffer = Data()
-    var errorStatus: Int?
-    var errorBody = Data()
-
-    private struct Envelope<O: Decodable>: Decodable {
-        var type: String
-        var object: O
-    }
-
-    private struct TypeOnly: Decodable {
-        var type: String
-    }
-
-    private struct BookmarkObject: Decodable {
-        struct Meta: Decodable { var resourceVersion: String? }
-        var metadata: Meta?
-    }
-
-    mutating func feed(_ chunk: Data, request: String) throws -> [WatchEvent<T>] {
-        buffer.append(chunk)
-        var events: [WatchEvent<T>] = []
-        while let newline = buffer.firstIndex(of: 0x0A) {
-            let line = buffer[buffer.startIndex..<newline]
-            buffer = Data(buffer[buffer.index(after: newline)...])
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) { continue }
-            events.append(try decode(Data(line), request: request))
-        }
-        return events
-    }
-
-    private func decode(_ line: Data, request: String) throws -> WatchEvent<T> {
-        let decoder = JSONDecoder()
-        do {
-            let type = try decoder.decode(TypeOnly.self, from: line).type
-            switch type {
-            case "ADDED": return .added(try decoder.decode(Envelope<T>.self, from: line).object)
-            case "MODIFIED": return .modified(try decoder.decode(Envelope<T>.self, from: line).object)
-            case "DELETED": return .deleted(try decoder.decode(Envelope<T>.self, from: line).object)
-            case "BOOKMARK":
-                return .bookmark(resourceVersion: try decoder.decode(Envelope<BookmarkObject>.self, from: line).object.metadata?.resourceVersion ?? "")
-            case "ERROR": return .error(try decoder.decode(Envelope<APIStatus>.self, from: line).object)
-            default: throw DecodingFailure(request: request, message: "unknown watch event type \(type)")
-            }
-        } catch let failure as DecodingFailure {
-            throw failure
-        } catch {
-            throw DecodingFailure(request: request, message: "watch event: \(error)")
-        }
     }
 }
 

@@ -53,7 +53,7 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
     public let resource: Resource
     private let client: KubernetesClient
     private let options: Options
-    private let transform: @Sendable (Object) -> Projection
+    private let projection: ProjectionDecoder<Projection>
     private let handler: @Sendable (InformerEvent<Projection>) -> Void
     private let onError: (@Sendable (_ error: any Error, _ consecutiveFailures: Int) -> Void)?
     private let state = State()
@@ -61,14 +61,24 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
     /// `onError` hears every failed list or watch (with how many failed in a row) before the
     /// informer backs off and retries: the place to tell an operator the API server is
     /// unreachable or refuses us, which the informer itself only survives.
+    public convenience init(client: KubernetesClient, resource: Resource, options: Options = Options(),
+                            transform: @escaping @Sendable (Object) -> Projection,
+                            onError: (@Sendable (_ error: any Error, _ consecutiveFailures: Int) -> Void)? = nil,
+                            handler: @escaping @Sendable (InformerEvent<Projection>) -> Void) {
+        self.init(client: client, resource: resource, options: options, projection: .codable(Object.self, transform: transform),
+                  onError: onError, handler: handler)
+    }
+
+    /// An informer that reads each listed or watched object with `projection` where it lies in
+    /// the response (e.g. `.nodeSummary`), never decoding whole objects.
     public init(client: KubernetesClient, resource: Resource, options: Options = Options(),
-                transform: @escaping @Sendable (Object) -> Projection,
+                projection: ProjectionDecoder<Projection>,
                 onError: (@Sendable (_ error: any Error, _ consecutiveFailures: Int) -> Void)? = nil,
                 handler: @escaping @Sendable (InformerEvent<Projection>) -> Void) {
         self.client = client
         self.resource = resource
         self.options = options
-        self.transform = transform
+        self.projection = projection
         self.onError = onError
         self.handler = handler
     }
@@ -133,8 +143,8 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         return name
     }
 
-    private static func key(_ object: Object) -> String {
-        key(namespace: object.metadata.namespace, name: object.metadata.name ?? "")
+    private static func key(_ object: Projected<Projection>) -> String {
+        key(namespace: object.namespace, name: object.name)
     }
 
     /// Runs until the calling task is cancelled.
@@ -174,12 +184,9 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
 
     private func listAndReplace() async throws {
         let listOptions = ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector)
-        let transform = self.transform
-        let (items, resourceVersion) = try await client.listAll(
-            resource, namespace: options.namespace, options: listOptions, pageSize: options.pageSize, as: Object.self
-        ) { object in
-            (key: Self.key(object), entry: Entry(resourceVersion: object.metadata.resourceVersion ?? "", projection: transform(object)))
-        }
+        let (objects, resourceVersion) = try await client.listAll(
+            resource, namespace: options.namespace, options: listOptions, pageSize: options.pageSize, projection: projection)
+        let items = objects.map { (key: Self.key($0), entry: Entry(resourceVersion: $0.resourceVersion, projection: $0.value)) }
         let (events, waiters) = state.lock.withLock { () -> ([InformerEvent<Projection>], [CheckedContinuation<Void, Never>]) in
             var events: [InformerEvent<Projection>] = []
             var fresh: [String: Entry] = [:]
@@ -217,7 +224,7 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
                                            resourceVersion: from, timeoutSeconds: Int.random(in: options.watchTimeoutSeconds),
                                            allowWatchBookmarks: true)
             do {
-                for try await event in client.watch(resource, namespace: options.namespace, options: watchOptions, as: Object.self) {
+                for try await event in client.watch(resource, namespace: options.namespace, options: watchOptions, projection: projection) {
                     switch event {
                     case .added(let object), .modified(let object):
                         apply(object, deleted: false)
@@ -244,10 +251,10 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         state.lock.unlock()
     }
 
-    private func apply(_ object: Object, deleted: Bool) {
+    private func apply(_ object: Projected<Projection>, deleted: Bool) {
         let key = Self.key(object)
-        let projection = transform(object)
-        let version = object.metadata.resourceVersion ?? ""
+        let projection = object.value
+        let version = object.resourceVersion
         state.lock.lock()
         let old = state.cache[key]
         if deleted {

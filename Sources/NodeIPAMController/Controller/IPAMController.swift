@@ -13,12 +13,19 @@ struct NodeView: Sendable, Equatable {
     var deleting: Bool
 
     init(_ node: Node) {
-        name = node.metadata.name ?? ""
-        uid = node.metadata.uid ?? ""
-        labels = node.metadata.labels ?? [:]
-        podCIDRs = node.podCIDRs
-        deleting = node.metadata.deletionTimestamp != nil
+        self.init(NodeSummary(node))
     }
+
+    init(_ node: NodeSummary) {
+        name = node.name
+        uid = node.uid
+        labels = node.labels
+        podCIDRs = node.podCIDRs
+        deleting = node.deletionTimestamp != nil
+    }
+
+    /// Reads a NodeView straight from a Node's JSON, skipping its status.
+    static let decoder = ProjectionDecoder.nodeSummary.map(NodeView.init)
 
     var attributes: NodeAttributes { NodeAttributes(name: name, labels: labels) }
 }
@@ -115,7 +122,7 @@ public actor IPAMController {
         let poolQueue = self.poolQueue
         let arrivals = self.arrivals
         metrics.observeQueues { [("nodes", nodeQueue.count), ("clustercidrs", poolQueue.count)] }
-        nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, transform: NodeView.init,
+        nodeInformer = Informer<Node, NodeView>(client: client, resource: .nodes, projection: NodeView.decoder,
                                                 onError: Self.reportWatchFailure(of: "nodes", server: client.configuration.server, logger)) { event in
             switch event {
             case .added(let node):
@@ -357,8 +364,9 @@ public actor IPAMController {
     private func write(_ reservation: Reservation, to node: NodeView) async -> Bool {
         let patch = PodCIDRPatch(podCIDRs: reservation.podCIDRs, uid: node.uid).json
         do {
-            let written: NodePodCIDRs = try await client.patch(.nodes, name: node.name, .json(patch))
-            return reconcileAfterWrite(node.name, written.podCIDRs, reservation)
+            // The answer is the whole node: read only its podCIDRs.
+            let written = try await client.patch(.nodes, name: node.name, .json(patch), projection: .nodeSummary)
+            return reconcileAfterWrite(node.name, written.value.podCIDRs, reservation)
         } catch let error where error.isFenced {
             // Not sent: this replica may have lost the Lease. The reservation stays held (an
             // earlier attempt may have landed); leading ends, or the next try writes it.
@@ -641,8 +649,8 @@ public actor IPAMController {
             // list shows every range written so far (by this replica or an earlier leader);
             // ranges still in flight in this process are pending reservations, counted above.
             do {
-                let (listed, _) = try await client.listAll(.nodes, as: Node.self, transform: NodeView.init)
-                for node in listed where !node.podCIDRs.isEmpty {
+                let (listed, _) = try await client.listAll(.nodes, projection: NodeView.decoder)
+                for node in listed.lazy.map(\.value) where !node.podCIDRs.isEmpty {
                     let held = engine.reservation(for: node.name)
                     if held.map({ Set($0.podCIDRs) != Set(node.podCIDRs) }) ?? true || holderUIDs[node.name] != node.uid {
                         adopt(node) // the cache is behind; the node is delivered again later
