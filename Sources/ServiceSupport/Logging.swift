@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import Logging
+import Synchronization
 
 /// `--log-format`.
 public enum LogFormat: String, Sendable { case text, json }
@@ -25,10 +26,10 @@ public struct IPAMLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    private static let writeLock = NSLock()
+    private static let writeLock = Mutex(())
 
     public static let standardError: @Sendable (String) -> Void = { line in
-        writeLock.withLock { _ = Output.line(line, to: STDERR_FILENO) }
+        writeLock.withLock { _ in _ = Output.line(line, to: STDERR_FILENO) }
     }
 
     public static func timestamp() -> String { KubeTime.milli() }
@@ -62,12 +63,12 @@ public struct IPAMLogHandler: LogHandler {
     }
 }
 
-private let bootstrapOnce = NSLock()
-nonisolated(unsafe) private var bootstrapped = false
+/// Whether the logging system was bootstrapped (swift-log allows it once per process).
+private let bootstrapped = Mutex(false)
 
 /// Installs the log handler once per process (later calls are ignored).
 public func bootstrapLogging(format: LogFormat, verbosity: Int) {
-    bootstrapOnce.withLock {
+    bootstrapped.withLock { bootstrapped in
         guard !bootstrapped else { return }
         bootstrapped = true
         let level = IPAMLogHandler.level(verbosity: verbosity)

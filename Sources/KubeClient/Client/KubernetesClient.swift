@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Options of LIST and WATCH requests.
 public struct ListOptions: Sendable, Hashable {
@@ -390,10 +391,9 @@ public final class KubernetesClient: Sendable {
 }
 
 /// One transport per client identity (exec plugins may hand out client certificates).
-final class TransportCache: @unchecked Sendable {
+final class TransportCache: Sendable {
     private let base: TransportConfiguration
-    private let lock = NSLock()
-    private var transports: [Data: CurlTransport] = [:]
+    private let transports = Mutex<[Data: CurlTransport]>([:])
 
     init(base: TransportConfiguration) {
         self.base = base
@@ -401,22 +401,22 @@ final class TransportCache: @unchecked Sendable {
 
     func transport(clientCertificate: Data?, clientKey: Data?) -> CurlTransport {
         let key = (clientCertificate ?? Data()) + (clientKey ?? Data())
-        lock.lock()
-        defer { lock.unlock() }
-        if let existing = transports[key] { return existing }
         var configuration = base
         if let clientCertificate, let clientKey {
             configuration.tls.clientCertificate = clientCertificate
             configuration.tls.clientKey = clientKey
         }
-        let transport = CurlTransport(configuration: configuration)
-        transports[key] = transport
-        return transport
+        return transports.withLock { transports in
+            if let existing = transports[key] { return existing }
+            let transport = CurlTransport(configuration: configuration)
+            transports[key] = transport
+            return transport
+        }
     }
 
     func shutdown() {
-        lock.lock()
-        defer { lock.unlock() }
-        for transport in transports.values { transport.shutdown() }
+        // Shut down outside the lock: each waits (up to 3 s) for its threads to leave libcurl.
+        let all = transports.withLock { Array($0.values) }
+        for transport in all { transport.shutdown() }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A change seen by an informer. `old` is the cached projection before the change.
 public enum InformerEvent<Projection: Sendable>: Sendable {
@@ -40,8 +41,7 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         var projection: Projection
     }
 
-    private final class State: @unchecked Sendable {
-        let lock = NSLock()
+    private struct State {
         var cache: [String: Entry] = [:]
         var synced = false
         var lastResourceVersion = ""
@@ -56,7 +56,7 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
     private let projection: ProjectionDecoder<Projection>
     private let handler: @Sendable (InformerEvent<Projection>) -> Void
     private let onError: (@Sendable (_ error: any Error, _ consecutiveFailures: Int) -> Void)?
-    private let state = State()
+    private let state = Mutex(State())
 
     /// `onError` hears every failed list or watch (with how many failed in a row) before the
     /// informer backs off and retries: the place to tell an operator the API server is
@@ -85,16 +85,12 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
 
     /// True once the first list has been applied to the cache.
     public var hasSynced: Bool {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.synced
+        state.withLock { $0.synced }
     }
 
     /// How many times the informer has listed (1 after start; more after 410 or errors).
     public var listCount: Int {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.relists
+        state.withLock { $0.relists }
     }
 
     /// Waits until the first list has been applied, or the calling task is cancelled;
@@ -104,38 +100,31 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         let id = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                state.lock.lock()
-                if state.synced || Task.isCancelled {
-                    state.lock.unlock()
-                    continuation.resume()
-                    return
+                let synced = state.withLock { state -> Bool in
+                    if state.synced || Task.isCancelled { return true }
+                    state.syncWaiters[id] = continuation
+                    return false
                 }
-                state.syncWaiters[id] = continuation
-                state.lock.unlock()
+                if synced { continuation.resume() }
             }
         } onCancel: {
-            let waiter: CheckedContinuation<Void, Never>? = state.lock.withLock { state.syncWaiters.removeValue(forKey: id) }
+            let waiter: CheckedContinuation<Void, Never>? = state.withLock { $0.syncWaiters.removeValue(forKey: id) }
             waiter?.resume()
         }
         return hasSynced
     }
 
     public func get(_ name: String, namespace: String? = nil) -> Projection? {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.cache[Self.key(namespace: namespace, name: name)]?.projection
+        let key = Self.key(namespace: namespace, name: name)
+        return state.withLock { $0.cache[key]?.projection }
     }
 
     public func list() -> [Projection] {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.cache.keys.sorted().compactMap { state.cache[$0]?.projection }
+        state.withLock { state in state.cache.keys.sorted().compactMap { state.cache[$0]?.projection } }
     }
 
     public var count: Int {
-        state.lock.lock()
-        defer { state.lock.unlock() }
-        return state.cache.count
+        state.withLock { $0.cache.count }
     }
 
     private static func key(namespace: String?, name: String) -> String {
@@ -164,13 +153,13 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
             do {
                 try await listAndReplace()
                 backoff = options.initialBackoff
-                state.lock.withLock { state.consecutiveFailures = 0 }
+                state.withLock { $0.consecutiveFailures = 0 }
                 try await watchUntilGone()
             } catch is CancellationError {
                 return
             } catch {
                 if Task.isCancelled { return }
-                let failures = state.lock.withLock { () -> Int in
+                let failures = state.withLock { state -> Int in
                     state.consecutiveFailures += 1
                     return state.consecutiveFailures
                 }
@@ -187,7 +176,7 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
         let (objects, resourceVersion) = try await client.listAll(
             resource, namespace: options.namespace, options: listOptions, pageSize: options.pageSize, projection: projection)
         let items = objects.map { (key: Self.key($0), entry: Entry(resourceVersion: $0.resourceVersion, projection: $0.value)) }
-        let (events, waiters) = state.lock.withLock { () -> ([InformerEvent<Projection>], [CheckedContinuation<Void, Never>]) in
+        let (events, waiters) = state.withLock { state -> ([InformerEvent<Projection>], [CheckedContinuation<Void, Never>]) in
             var events: [InformerEvent<Projection>] = []
             var fresh: [String: Entry] = [:]
             fresh.reserveCapacity(items.count)
@@ -219,7 +208,7 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
     /// returns (to relist) on 410 Gone; throws on other errors.
     private func watchUntilGone() async throws {
         while !Task.isCancelled {
-            let from = state.lock.withLock { state.lastResourceVersion }
+            let from = state.withLock { $0.lastResourceVersion }
             let watchOptions = ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
                                            resourceVersion: from, timeoutSeconds: Int.random(in: options.watchTimeoutSeconds),
                                            allowWatchBookmarks: true)
@@ -246,24 +235,23 @@ public final class Informer<Object: KubernetesObject, Projection: Sendable>: Sen
     }
 
     private func setResourceVersion(_ version: String) {
-        state.lock.lock()
-        state.lastResourceVersion = version
-        state.lock.unlock()
+        state.withLock { $0.lastResourceVersion = version }
     }
 
     private func apply(_ object: Projected<Projection>, deleted: Bool) {
         let key = Self.key(object)
         let projection = object.value
         let version = object.resourceVersion
-        state.lock.lock()
-        let old = state.cache[key]
-        if deleted {
-            state.cache[key] = nil
-        } else {
-            state.cache[key] = Entry(resourceVersion: version, projection: projection)
+        let old = state.withLock { state -> Entry? in
+            let old = state.cache[key]
+            if deleted {
+                state.cache[key] = nil
+            } else {
+                state.cache[key] = Entry(resourceVersion: version, projection: projection)
+            }
+            if !version.isEmpty { state.lastResourceVersion = version }
+            return old
         }
-        if !version.isEmpty { state.lastResourceVersion = version }
-        state.lock.unlock()
         if deleted {
             handler(.deleted(old?.projection ?? projection))
         } else if let old {

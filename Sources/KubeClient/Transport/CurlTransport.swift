@@ -27,6 +27,7 @@ public struct TransportConfiguration: Sendable {
 
 /// State of one transfer, shared between the thread running libcurl and Swift tasks.
 /// Everything but `cancelled` is touched only by the thread running the transfer.
+/// `@unchecked`: libcurl's C callbacks on that thread write it through an opaque pointer.
 final class Transfer: @unchecked Sendable {
     var status = 0
     var headers: [String: String] = [:]
@@ -327,7 +328,9 @@ public final class CurlTransport: Sendable {
 }
 
 /// The transport's running threads, and the transfers of its streams (to abort at shutdown).
-private final class LiveThreads: @unchecked Sendable { // NSCondition: waiting with a timeout
+/// `@unchecked`: guarded by an NSCondition (a thread waits on it with a timeout at shutdown),
+/// which Synchronization's `Mutex` cannot do.
+private final class LiveThreads: @unchecked Sendable {
     private let condition = NSCondition()
     private var count = 0
     private var streams: [ObjectIdentifier: Transfer] = [:]
@@ -369,6 +372,8 @@ private struct Job: Sendable {
     let continuation: CheckedContinuation<HTTPResponse, any Error>
 }
 
+/// `@unchecked`: guarded by an NSCondition (the request threads block on it until a job
+/// comes), which Synchronization's `Mutex` cannot do.
 private final class JobQueue: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [Job] = []

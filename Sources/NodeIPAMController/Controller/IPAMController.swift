@@ -3,6 +3,7 @@ import Foundation
 import KubeClient
 import Logging
 import MultiCIDR
+import Synchronization
 
 /// What the node informer keeps per node: a projection, never the whole object.
 struct NodeView: Sendable, Equatable {
@@ -912,17 +913,16 @@ struct Discarded: Decodable {
 
 /// When each node without podCIDRs was first seen: written by the informer's callback and by
 /// the actor, so it lives outside the actor.
-final class ArrivalTimes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var times: [String: ContinuousClock.Instant] = [:]
+final class ArrivalTimes: Sendable {
+    private let times = Mutex<[String: ContinuousClock.Instant]>([:])
 
     func record(_ name: String) {
         let now = ContinuousClock.now
-        lock.withLock { if times[name] == nil { times[name] = now } }
+        times.withLock { if $0[name] == nil { $0[name] = now } }
     }
 
     func take(_ name: String) -> ContinuousClock.Instant? {
-        lock.withLock { times.removeValue(forKey: name) }
+        times.withLock { $0.removeValue(forKey: name) }
     }
 }
 
