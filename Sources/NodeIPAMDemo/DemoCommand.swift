@@ -52,7 +52,7 @@ enum DemoCommand {
     /// The repository's examples/ (next to the sources, or in the working directory).
     static func defaultExamples() -> String {
         var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
+        for _ in 0..<3 { url.deleteLastPathComponent() } // Sources/NodeIPAMDemo/DemoCommand.swift → the repository
         let besideSources = url.appendingPathComponent("examples").path
         if FileManager.default.fileExists(atPath: besideSources) { return besideSources }
         return FileManager.default.currentDirectoryPath + "/examples"
