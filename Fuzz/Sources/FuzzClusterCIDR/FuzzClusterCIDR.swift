@@ -65,7 +65,7 @@ private func checkAllocations(_ pool: PoolDefinition, labels: [String: String]) 
     var taken: [IPPrefix] = []
     for name in ["fuzz-node-a", "fuzz-node-b"] {
         let outcome = engine.allocate(for: NodeAttributes(name: name, labels: labels))
-        guard case .allocated(let reservation) = outcome else {
+        guard case .allocated(let reservation, _) = outcome else {
             // Not selected, or a pool with a single range per node (full after the first).
             fuzzCheck(!outcome.description.isEmpty, "an allocation outcome without a description")
             continue
