@@ -180,8 +180,11 @@ import TestSupport
     // renewals fail, before the elector's loop notices.
     @Test func theFenceClosesWhenRenewalsStop() async throws {
         try await withHarness { h in
+            // A renew deadline long enough that the first Lease write's answer always comes back
+            // before it (on a starved CI machine it took more than 3 s, and leading began with
+            // the fence already closed, as it should then).
             let configuration = LeaderElectionConfiguration(namespace: "kube-system", name: "fence-test", identity: "me",
-                                                            leaseDuration: .seconds(5), renewDeadline: .seconds(3), retryPeriod: .milliseconds(200))
+                                                            leaseDuration: .seconds(15), renewDeadline: .seconds(10), retryPeriod: .milliseconds(200))
             let elector = LeaderElector(client: h.client, configuration: configuration)
             let opened = Collector<ContinuousClock.Instant?>()
             let run = Task { await elector.run { opened.push(elector.fence.deadline); try? await Task.sleep(for: .seconds(3600)) } }
