@@ -97,9 +97,12 @@ enum Seen: Sendable, Hashable {
 }
 
 @Suite struct LeaderElectionTests {
+    /// A renew deadline a starved CI machine keeps (with 2 s, a renewal answered late lost the
+    /// Lease in CI and the replica ended with .lostLease instead of .cancelled). Handovers here
+    /// come from a release, so the long Lease costs no time; only the lost-Lease test waits it out.
     func config(_ identity: String) -> LeaderElectionConfiguration {
         LeaderElectionConfiguration(namespace: "kube-system", name: "node-ipam-controller", identity: identity,
-                                    leaseDuration: .seconds(3), renewDeadline: .seconds(2), retryPeriod: .milliseconds(200))
+                                    leaseDuration: .seconds(15), renewDeadline: .seconds(10), retryPeriod: .milliseconds(200))
     }
 
     @Test func exactlyOneLeadsAndTheOtherTakesOverAfterRelease() async throws {

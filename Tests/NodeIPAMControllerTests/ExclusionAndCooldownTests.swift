@@ -75,7 +75,9 @@ import TestSupport
     @Test func aReleasedRangeCoolsDownBeforeReuse() async throws {
         try await withHarness { h in
             try await h.createPool("p", ipv4: "10.0.0.0/27", hostBits: 4)
-            _ = await h.startController(ControllerConfiguration(releaseCooldown: .seconds(3), statusDelay: .milliseconds(20)))
+            // Long enough that the new node arrives while the range still cools, however slow the
+            // machine (with 3 s, CI's cooldown ended before n3 was seen and no event was written).
+            _ = await h.startController(ControllerConfiguration(releaseCooldown: .seconds(15), statusDelay: .milliseconds(20)))
             try await h.createNode("n1")
             try await h.createNode("n2")
             let released = try await h.podCIDRs(of: "n1")

@@ -59,7 +59,7 @@ import TestSupport
         }
     }
 
-    static let leaderArguments = ["--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s",
+    static let leaderArguments = ["--leader-elect-lease-duration", "15s", "--leader-elect-renew-deadline", "10s",
                                   "--leader-elect-retry-period", "200ms", "--webserver-bind-address", "127.0.0.1:0"]
     static let environment = ["POD_NAMESPACE": "kube-system", "POD_NAME": "first-run"]
 
@@ -69,7 +69,7 @@ import TestSupport
         let kubeconfig = try await kubeconfigOfStoppedServer()
         let run = try Run(["--kubeconfig", kubeconfig] + Self.leaderArguments, environment: Self.environment)
         let start = try await run.line(containing: "starting node-ipam-controller")
-        #expect(start.contains("leaseDuration=3s") && start.contains("workers=8"), "the effective configuration: \(start)")
+        #expect(start.contains("leaseDuration=15s") && start.contains("workers=8"), "the effective configuration: \(start)")
         let line = try await run.line(containing: "cannot take or renew the Lease", within: .seconds(3))
         #expect(line.contains("ERROR") && line.contains("cannot reach the API server at http://127.0.0.1:") && line.contains("fix="), "\(line)")
         run.signal(SIGTERM)
