@@ -84,7 +84,7 @@ enum ClusterAudit {
             if !invalid.isEmpty {
                 return "only invalid ClusterCIDRs select it (\(invalid.joined(separator: ", "))): fix them (delete and create corrected ones)"
             }
-            return "no ClusterCIDR selects it (labels: \(labelText(node.labels))): create one whose nodeSelector matches, or one without nodeSelector as a fallback"
+            return "no ClusterCIDR selects it (labels: \(labelText(node.labels.dictionary))): create one whose nodeSelector matches, or one without nodeSelector as a fallback"
         case .onlyClosedPools(_, let pools):
             let named = pools.map { "\($0) (\(model.engine.isTerminating($0) ? "being deleted" : "spec changed"))" }
             return "the ClusterCIDRs that select it allocate no more: \(named.joined(separator: ", ")): create another ClusterCIDR for it"

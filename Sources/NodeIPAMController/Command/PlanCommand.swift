@@ -194,7 +194,7 @@ enum PlanCommand {
             }
         }
         var groups: Set<[String: String]> = [[:]]
-        if !nodes.isEmpty { groups = Set(nodes.map { $0.labels.filter { keys.contains($0.key) } }) }
+        if !nodes.isEmpty { groups = Set(nodes.map { $0.labels.dictionary.filter { keys.contains($0.key) } }) }
         for spec in newSpecs {
             for term in spec.nodeSelector?.nodeSelectorTerms ?? [] {
                 var labels: [String: String] = [:]

@@ -9,7 +9,8 @@ import Synchronization
 struct NodeView: Sendable, Equatable {
     var name: String
     var uid: String
-    var labels: [String: String]
+    /// Interned: the strings are shared between nodes (~200 bytes per node instead of ~3 KB).
+    var labels: LabelSet
     var podCIDRs: [String]
     var deleting: Bool
 
@@ -20,7 +21,7 @@ struct NodeView: Sendable, Equatable {
     init(_ node: NodeSummary) {
         name = node.name
         uid = node.uid
-        labels = node.labels
+        labels = LabelSet(node.labels)
         podCIDRs = node.podCIDRs
         deleting = node.deletionTimestamp != nil
     }
@@ -28,7 +29,7 @@ struct NodeView: Sendable, Equatable {
     /// Reads a NodeView straight from a Node's JSON, skipping its status.
     static let decoder = ProjectionDecoder.nodeSummary.map(NodeView.init)
 
-    var attributes: NodeAttributes { NodeAttributes(name: name, labels: labels) }
+    var attributes: NodeAttributes { NodeAttributes(name: name, labels: labels.dictionary) }
 }
 
 /// Everything the controller needs to be told once.
