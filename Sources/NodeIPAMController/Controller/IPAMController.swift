@@ -843,41 +843,19 @@ struct NodePodCIDRs: Decodable {
 /// node was deleted and re-created under the same name. Repeating it (libcurl re-sends a
 /// request whose reused connection died before any answer) is harmless: the same values
 /// again, or 422 where the node already carries others.
-struct PodCIDRPatch: Encodable {
-    struct Operation: Encodable {
-        let op: String
-        let path: String
-        let value: Value
-    }
-    enum Value: Encodable {
-        case string(String)
-        case strings([String])
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .string(let value): try container.encode(value)
-            case .strings(let values): try container.encode(values)
-            }
-        }
-    }
-    let operations: [Operation]
-
-    init(podCIDRs: [String], uid: String) {
-        var operations: [Operation] = []
-        if !uid.isEmpty { operations.append(Operation(op: "test", path: "/metadata/uid", value: .string(uid))) }
-        operations.append(Operation(op: "add", path: "/spec/podCIDR", value: .string(podCIDRs.first ?? "")))
-        operations.append(Operation(op: "add", path: "/spec/podCIDRs", value: .strings(podCIDRs)))
-        self.operations = operations
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        try operations.encode(to: encoder)
-    }
+/// The JSON patch that writes a node's podCIDRs: `test` of the uid (the node read is the node
+/// written, not one deleted and re-created under its name), then `add` of both fields. Written
+/// by hand: JSONEncoder cost ~5 % of the controller's CPU per allocated node.
+struct PodCIDRPatch {
+    let podCIDRs: [String]
+    let uid: String
 
     var json: Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)) ?? Data()
+        var operations: [String] = []
+        if !uid.isEmpty { operations.append(#"{"op":"test","path":"/metadata/uid","value":\#(JSONText.string(uid))}"#) }
+        operations.append(#"{"op":"add","path":"/spec/podCIDR","value":\#(JSONText.string(podCIDRs.first ?? ""))}"#)
+        operations.append(#"{"op":"add","path":"/spec/podCIDRs","value":\#(JSONText.array(podCIDRs))}"#)
+        return Data(("[" + operations.joined(separator: ",") + "]").utf8)
     }
 }
 
