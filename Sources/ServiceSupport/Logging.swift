@@ -43,7 +43,7 @@ public struct IPAMLogHandler: LogHandler {
         switch format {
         case .text:
             let fields = all.keys.sorted().map { "\($0)=\(Self.quoteIfNeeded("\(all[$0]!)"))" }.joined(separator: " ")
-            sink("\(Self.timestamp()) \(level.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(message)\(fields.isEmpty ? "" : " " + fields)")
+            sink("\(Self.timestamp()) \(Self.paddedLevel(level)) \(message)\(fields.isEmpty ? "" : " " + fields)")
         case .json:
             var object: [String: String] = ["ts": Self.timestamp(), "level": level.rawValue, "msg": "\(message)", "logger": label]
             for (key, value) in all where object[key] == nil { object[key] = "\(value)" }
@@ -54,7 +54,27 @@ public struct IPAMLogHandler: LogHandler {
     }
 
     public static func quoteIfNeeded(_ value: String) -> String {
-        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\\\"") + "\"" : value
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=") }) else { return value }
+        var quoted = "\""
+        for scalar in value.unicodeScalars {
+            if scalar == "\"" { quoted += "\\" }
+            quoted.unicodeScalars.append(scalar)
+        }
+        return quoted + "\""
+    }
+
+    /// The level in capitals, padded to 8 columns (stdlib only: Foundation's `padding` cost more
+    /// than the rest of a log line).
+    static func paddedLevel(_ level: Logger.Level) -> String {
+        switch level {
+        case .trace: "TRACE   "
+        case .debug: "DEBUG   "
+        case .info: "INFO    "
+        case .notice: "NOTICE  "
+        case .warning: "WARNING "
+        case .error: "ERROR   "
+        case .critical: "CRITICAL"
+        }
     }
 
     /// `-v`: 0 info, 1-3 debug, 4+ trace.

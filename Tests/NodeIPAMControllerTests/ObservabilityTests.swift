@@ -3,6 +3,7 @@ import Foundation
 import Logging
 @testable import MultiCIDR
 @testable import NodeIPAMController
+import Synchronization
 import Testing
 import TestSupport
 
@@ -166,6 +167,23 @@ import TestSupport
         let object = try JSONSerialization.jsonObject(with: Data(lines.lines[0].utf8)) as? [String: String]
         #expect(object?["msg"] == "set podCIDRs" && object?["node"] == "n\"1" && object?["podCIDRs"] == "10.0.0.0/24" && object?["level"] == "info")
         #expect(IPAMLogHandler.level(verbosity: 0) == .info && IPAMLogHandler.level(verbosity: 2) == .debug && IPAMLogHandler.level(verbosity: 5) == .trace)
+    }
+
+    @Test func textLogLinesHaveAPaddedLevelAndQuotedFields() throws {
+        let lines = Mutex<[String]>([])
+        var handler = IPAMLogHandler(label: "t", format: .text, level: .trace) { line in lines.withLock { $0.append(line) } }
+        handler.metadata["node"] = "n\"1 x"
+        let logger = Logger(label: "t", factory: { _ in handler })
+        logger.info("set podCIDRs", metadata: ["podCIDRs": "10.0.0.0/24", "k": "a=b"])
+        logger.warning("w")
+        logger.critical("c")
+        logger.trace("t")
+        let got = lines.withLock { $0 }
+        #expect(got.count == 4)
+        let rest = got.map { String($0.drop { $0 != " " }.dropFirst()) }
+        #expect(rest == [#"INFO     set podCIDRs k="a=b" node="n\"1 x" podCIDRs=10.0.0.0/24"#, #"WARNING  w node="n\"1 x""#, #"CRITICAL c node="n\"1 x""#,
+                         #"TRACE    t node="n\"1 x""#])
+        #expect(got.allSatisfy { $0.prefix(24).wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil }, "\(got)")
     }
 }
 
