@@ -9,6 +9,11 @@ public final class ClientMetrics: Sendable {
     public struct Key: Hashable, Sendable {
         public let verb: String
         public let code: Int
+
+        public init(verb: String, code: Int) {
+            self.verb = verb
+            self.code = code
+        }
     }
 
     /// Upper bounds of the latency histogram buckets, in seconds.
@@ -30,10 +35,11 @@ public final class ClientMetrics: Sendable {
 
         mutating func record(verb: String, code: Int, seconds: Double) {
             snapshot.requests[Key(verb: verb, code: code), default: 0] += 1
-            var buckets = snapshot.latencyBuckets[verb] ?? Array(repeating: 0, count: ClientMetrics.latencyBuckets.count + 1)
-            for (index, bound) in ClientMetrics.latencyBuckets.enumerated() where seconds <= bound { buckets[index] += 1 }
-            buckets[ClientMetrics.latencyBuckets.count] += 1
-            snapshot.latencyBuckets[verb] = buckets
+            // Updated in place (a copy taken out of the dictionary would be copied again on write).
+            let bounds = ClientMetrics.latencyBuckets
+            if snapshot.latencyBuckets[verb] == nil { snapshot.latencyBuckets[verb] = Array(repeating: 0, count: bounds.count + 1) }
+            for (index, bound) in bounds.enumerated() where seconds <= bound { snapshot.latencyBuckets[verb]![index] += 1 }
+            snapshot.latencyBuckets[verb]![bounds.count] += 1
             snapshot.latencySum[verb, default: 0] += seconds
         }
     }

@@ -44,6 +44,12 @@ final class IPAMMetrics: ControllerMetrics, Sendable {
     }
 
     private let state = Mutex(State())
+    private struct RequestSeries {
+        let requests: Counter
+        let errors: Counter?
+        let latency: ValueHistogram
+    }
+    private let requestSeriesCache = Mutex<[ClientMetrics.Key: RequestSeries]>([:])
     /// One scrape at a time: the hooks refresh gauges that the rendering then reads.
     private let scrapeLock = Mutex(())
 
@@ -262,17 +268,32 @@ final class IPAMMetrics: ControllerMetrics, Sendable {
     func attachClientMetrics(_ metrics: ClientMetrics) {
         metrics.observe { [weak self] verb, code, seconds in
             guard let self else { return }
-            let codeText = String(code)
-            self.counter("node_ipam_controller_api_requests_total", "Requests to the API server by verb and status code (0 = no answer).",
-                         ["verb": verb, "code": codeText]).increment()
-            if Self.isError(code: code) {
-                self.counter("node_ipam_controller_api_errors_total",
-                             "Requests to the API server that failed: no answer (code 0), 401, 403, 429 or 5xx; by verb and code.",
-                             ["verb": verb, "code": codeText]).increment()
-            }
-            self.histogram("node_ipam_controller_api_request_duration_seconds", "Latency of requests to the API server by verb.",
-                           ["verb": verb], buckets: ClientMetrics.latencyBuckets).record(seconds)
+            let series = self.requestSeries(verb: verb, code: code)
+            series.requests.increment()
+            series.errors?.increment()
+            series.latency.record(seconds)
         }
+    }
+
+    /// The series one request updates. Looked up in the registry once per verb and code, then
+    /// kept: the registry's lookup (its lock, the name, the label pairs) cost more than the
+    /// update itself, on every request.
+    private func requestSeries(verb: String, code: Int) -> RequestSeries {
+        let key = ClientMetrics.Key(verb: verb, code: code)
+        if let known = requestSeriesCache.withLock({ $0[key] }) { return known }
+        let codeText = String(code)
+        let series = RequestSeries(
+            requests: counter("node_ipam_controller_api_requests_total", "Requests to the API server by verb and status code (0 = no answer).",
+                              ["verb": verb, "code": codeText]),
+            errors: Self.isError(code: code)
+                ? counter("node_ipam_controller_api_errors_total",
+                          "Requests to the API server that failed: no answer (code 0), 401, 403, 429 or 5xx; by verb and code.",
+                          ["verb": verb, "code": codeText])
+                : nil,
+            latency: histogram("node_ipam_controller_api_request_duration_seconds", "Latency of requests to the API server by verb.",
+                               ["verb": verb], buckets: ClientMetrics.latencyBuckets))
+        requestSeriesCache.withLock { $0[key] = series }
+        return series
     }
 
     /// What counts as an API error: the server did not answer, refused our credentials or
