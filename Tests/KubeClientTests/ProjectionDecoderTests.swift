@@ -58,6 +58,8 @@ private func summary(_ json: Data) throws -> NodeSummary {
     #"{"status":{"x":01,"y":1.,"z":-,"w":1e+},"metadata":{"name":"lenient"}}"#,
     #"{"status":{"a":"\q\ud800","b":[1,],"c":{"d":1,}},"metadata":{"name":"n","labels":{"a":"b",},},}"#,
     "\u{FEFF}{\"metadata\":{\"name\":\"bom\"}}",
+    // runs of backslashes before a quote in skipped strings: even ends the string, odd escapes it
+    #"{"status":{"a":"x\\","b":"\\\"q\\\\","c":"\"","d":"\\","e":"\\\\\""},"metadata":{"name":"runs"}}"#,
     // deletion, missing and null fields
     #"{"metadata":{"name":"gone","uid":"u","deletionTimestamp":"2026-12-01T10:00:00Z","finalizers":["x"]}}"#,
     #"{"metadata":{"name":"n","deletionTimestamp":null,"labels":null,"uid":null},"spec":null}"#,
@@ -93,6 +95,8 @@ func summaryMatchesFullDecode(_ text: String) throws {
     (#"{"status":{"x":tru"#, "expected true, found a truncated value in status at byte 15"),
     (#"{"status":{"x":nul1},"metadata":{}}"#, "expected null, found a misspelt value in status at byte 15"),
     (#"{"status":{"x":"abc\"}}"#, "a string without its closing quote in status at byte 15"),
+    (#"{"status":{"x":"abc\\\"}}"#, "a string without its closing quote in status at byte 15"),
+    (#"{"status":{"x":"\"#, "a string without its closing quote in status at byte 15"),
     ("{\"status\":{\"x\":\u{00A0}1},\"metadata\":{}}", "expected a value, found byte 0xc2 in status"),
     (#"{"status":[1 2],"metadata":{}}"#, "expected ',' or ']' after an array element, found a number in status"),
     (#"{"metadata":{}} x"#, "expected the end of the text after the value, found 'x' at byte 16"),
