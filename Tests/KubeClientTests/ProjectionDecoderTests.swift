@@ -58,6 +58,9 @@ private func summary(_ json: Data) throws -> NodeSummary {
     #"{"status":{"x":01,"y":1.,"z":-,"w":1e+},"metadata":{"name":"lenient"}}"#,
     #"{"status":{"a":"\q\ud800","b":[1,],"c":{"d":1,}},"metadata":{"name":"n","labels":{"a":"b",},},}"#,
     "\u{FEFF}{\"metadata\":{\"name\":\"bom\"}}",
+    // many labels, repeats after the 32nd (looked up in a set from there): the first value wins
+    "{\"metadata\":{\"name\":\"many\",\"labels\":{" + (0..<40).map { "\"k\($0)\":\"v\($0)\"" }.joined(separator: ",")
+        + ",\"k35\":\"late\",\"k3\":\"late\",\"k39\":7}}}",
     // runs of backslashes before a quote in skipped strings: even ends the string, odd escapes it
     #"{"status":{"a":"x\\","b":"\\\"q\\\\","c":"\"","d":"\\","e":"\\\\\""},"metadata":{"name":"runs"}}"#,
     // deletion, missing and null fields

@@ -22,6 +22,11 @@ public final class LabelSet: Sendable, Hashable, CustomStringConvertible {
         pairs = labels.isEmpty ? [] : LabelTable.shared.retain(labels)
     }
 
+    /// Interns labels read as (key, value) pairs; keys must be distinct.
+    init(pairs labels: [(key: String, value: String)]) {
+        pairs = labels.isEmpty ? [] : LabelTable.shared.retain(labels)
+    }
+
     deinit {
         if !pairs.isEmpty { LabelTable.shared.release(pairs) }
     }
@@ -94,7 +99,7 @@ final class LabelTable: Sendable {
     /// Whether `string` is held (tests: strings no set names any more must go).
     func holds(_ string: String) -> Bool { state.withLock { $0.numbers[string] != nil } }
 
-    func retain(_ labels: [String: String]) -> [UInt64] {
+    func retain(_ labels: some Collection<(key: String, value: String)>) -> [UInt64] {
         var pairs: [UInt64] = []
         pairs.reserveCapacity(labels.count)
         state.withLock { state in

@@ -6,13 +6,20 @@ public struct NodeSummary: Sendable, Hashable {
     public var namespace: String?
     public var uid: String
     public var resourceVersion: String
-    public var labels: [String: String]
+    /// Interned (`LabelSet`): read straight into the process-wide table, no dictionary built.
+    public var labels: LabelSet
     /// `spec.podCIDRs`, else `spec.podCIDR`, else empty (as `Node.podCIDRs`).
     public var podCIDRs: [String]
     public var deletionTimestamp: String?
 
     public init(name: String, namespace: String? = nil, uid: String = "", resourceVersion: String = "", labels: [String: String] = [:],
                 podCIDRs: [String] = [], deletionTimestamp: String? = nil) {
+        self.init(name: name, namespace: namespace, uid: uid, resourceVersion: resourceVersion, labels: LabelSet(labels),
+                  podCIDRs: podCIDRs, deletionTimestamp: deletionTimestamp)
+    }
+
+    public init(name: String, namespace: String?, uid: String, resourceVersion: String, labels: LabelSet,
+                podCIDRs: [String], deletionTimestamp: String?) {
         self.name = name
         self.namespace = namespace
         self.uid = uid
@@ -67,13 +74,13 @@ extension NodeSummary {
             podCIDRs = []
         }
         self.init(name: metadata.name ?? "", namespace: metadata.namespace, uid: metadata.uid ?? "",
-                  resourceVersion: metadata.resourceVersion ?? "", labels: metadata.labels ?? [:],
+                  resourceVersion: metadata.resourceVersion ?? "", labels: metadata.labels ?? .empty,
                   podCIDRs: podCIDRs, deletionTimestamp: metadata.deletionTimestamp)
     }
 
     private struct Metadata {
         var name, namespace, uid, resourceVersion, deletionTimestamp: String?
-        var labels: [String: String]?
+        var labels: LabelSet?
 
         init(scanning scanner: inout JSONScanner) throws {
             var seen = FirstOccurrence()
@@ -83,7 +90,7 @@ extension NodeSummary {
                 else if key == "uid", seen.first(2) { uid = try scanner.readOptionalString() }
                 else if key == "resourceVersion", seen.first(3) { resourceVersion = try scanner.readOptionalString() }
                 else if key == "deletionTimestamp", seen.first(4) { deletionTimestamp = try scanner.readOptionalString() }
-                else if key == "labels", seen.first(5) { labels = try scanner.readOptionalStringMap() }
+                else if key == "labels", seen.first(5) { labels = try scanner.readOptionalLabelSet() }
                 else { try scanner.skipValue() }
             }
         }
@@ -120,20 +127,27 @@ struct FirstOccurrence {
 }
 
 extension JSONScanner {
-    /// An object of strings, or null (nil). A repeated key keeps its first value (as with
-    /// JSONDecoder; the repeats are not even type-checked).
-    mutating func readOptionalStringMap() throws -> [String: String]? {
+    /// An object of strings, or null (nil), interned as a `LabelSet` without building a
+    /// dictionary. A repeated key keeps its first value (as with JSONDecoder; the repeats are
+    /// not even type-checked).
+    mutating func readOptionalLabelSet() throws -> LabelSet? {
         if try takeNull() { return nil }
-        var map: [String: String] = [:]
+        var pairs: [(key: String, value: String)] = []
+        // Repeats are looked for in the pairs while they are few (a node's 10–30 labels), in a
+        // set beyond that, so that an object of many labels costs no quadratic time.
+        var keys: Set<String>?
         try readObject { scanner, key in
             let name = key.text
-            if map[name] == nil {
-                map[name] = try scanner.readString()
-            } else {
+            if keys == nil, pairs.count >= 32 { keys = Set(pairs.map(\.key)) }
+            let repeated = keys.map { $0.contains(name) } ?? pairs.contains { $0.key == name }
+            if repeated {
                 try scanner.skipValue()
+            } else {
+                pairs.append((name, try scanner.readString()))
+                keys?.insert(name)
             }
         }
-        return map
+        return LabelSet(pairs: pairs)
     }
 
     /// An array of strings, or null (nil).

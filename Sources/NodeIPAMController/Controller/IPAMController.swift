@@ -21,7 +21,7 @@ struct NodeView: Sendable, Equatable {
     init(_ node: NodeSummary) {
         name = node.name
         uid = node.uid
-        labels = LabelSet(node.labels)
+        labels = node.labels
         podCIDRs = node.podCIDRs
         deleting = node.deletionTimestamp != nil
     }
