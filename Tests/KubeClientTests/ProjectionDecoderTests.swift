@@ -38,6 +38,20 @@ private func summary(_ json: Data) throws -> NodeSummary {
     #expect(got.deletionTimestamp == nil)
 }
 
+/// `.nodeSummaryWithoutLabels` (the answer to the controller's PATCH): the same summary with
+/// empty labels, and labels of any shape only stepped over.
+@Test func theSummaryWithoutLabelsDiffersOnlyInLabels() throws {
+    let json = try realisticNode()
+    var expected = try summary(json)
+    #expect(!expected.labels.isEmpty)
+    expected.labels = .empty
+    #expect(try ProjectionDecoder.nodeSummaryWithoutLabels.decode(json).value == expected)
+    let odd = Data(#"{"metadata":{"name":"n","labels":{"zone":3,"x":[1]}},"spec":{"podCIDR":"10.0.0.0/24"}}"#.utf8)
+    let read = try ProjectionDecoder.nodeSummaryWithoutLabels.decode(odd).value
+    #expect(read.name == "n" && read.podCIDRs == ["10.0.0.0/24"] && read.labels.isEmpty)
+    #expect(throws: JSONScanError.self) { try summary(odd) }
+}
+
 /// Texts JSONDecoder reads: the summary must agree field for field.
 @Test(arguments: [
     // escapes and unicode in values and keys

@@ -41,23 +41,30 @@ extension ProjectionDecoder where Value == NodeSummary {
     /// Reads a Node's summary in one pass over its text. Fields it reads must have the types
     /// `Node` gives them (else a `JSONScanError` names the field); every other field is only
     /// checked for JSON syntax.
-    public static var nodeSummary: ProjectionDecoder<NodeSummary> {
+    public static var nodeSummary: ProjectionDecoder<NodeSummary> { summary(labels: true) }
+
+    /// The summary without labels (they are only stepped over, and `labels` is empty): for
+    /// answers read for their podCIDRs, such as the one to the controller's own PATCH, which
+    /// need not intern a node's labels once more.
+    public static var nodeSummaryWithoutLabels: ProjectionDecoder<NodeSummary> { summary(labels: false) }
+
+    private static func summary(labels: Bool) -> ProjectionDecoder<NodeSummary> {
         ProjectionDecoder { scanner in
-            let summary = try NodeSummary(scanning: &scanner)
+            let summary = try NodeSummary(scanning: &scanner, labels: labels)
             return Projected(namespace: summary.namespace, name: summary.name, resourceVersion: summary.resourceVersion, value: summary)
         }
     }
 }
 
 extension NodeSummary {
-    init(scanning scanner: inout JSONScanner) throws {
+    init(scanning scanner: inout JSONScanner, labels readLabels: Bool = true) throws {
         let start = scanner.position
         var metadata: Metadata?
         var spec = Spec()
         var seen = FirstOccurrence()
         try scanner.readObject { scanner, key in
             if key == "metadata", seen.first(0) {
-                metadata = try scanner.takeNull() ? nil : Metadata(scanning: &scanner)
+                metadata = try scanner.takeNull() ? nil : Metadata(scanning: &scanner, labels: readLabels)
             } else if key == "spec", seen.first(1) {
                 spec = try scanner.takeNull() ? Spec() : Spec(scanning: &scanner)
             } else {
@@ -82,7 +89,7 @@ extension NodeSummary {
         var name, namespace, uid, resourceVersion, deletionTimestamp: String?
         var labels: LabelSet?
 
-        init(scanning scanner: inout JSONScanner) throws {
+        init(scanning scanner: inout JSONScanner, labels readLabels: Bool) throws {
             var seen = FirstOccurrence()
             try scanner.readObject { scanner, key in
                 if key == "name", seen.first(0) { name = try scanner.readOptionalString() }
@@ -90,7 +97,7 @@ extension NodeSummary {
                 else if key == "uid", seen.first(2) { uid = try scanner.readOptionalString() }
                 else if key == "resourceVersion", seen.first(3) { resourceVersion = try scanner.readOptionalString() }
                 else if key == "deletionTimestamp", seen.first(4) { deletionTimestamp = try scanner.readOptionalString() }
-                else if key == "labels", seen.first(5) { labels = try scanner.readOptionalLabelSet() }
+                else if readLabels, key == "labels", seen.first(5) { labels = try scanner.readOptionalLabelSet() }
                 else { try scanner.skipValue() }
             }
         }

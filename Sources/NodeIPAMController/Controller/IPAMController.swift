@@ -367,7 +367,7 @@ public actor IPAMController {
         let patch = PodCIDRPatch(podCIDRs: reservation.podCIDRs, uid: node.uid).json
         do {
             // The answer is the whole node: read only its podCIDRs.
-            let written = try await client.patch(.nodes, name: node.name, .json(patch), projection: .nodeSummary)
+            let written = try await client.patch(.nodes, name: node.name, .json(patch), projection: .nodeSummaryWithoutLabels)
             return reconcileAfterWrite(node.name, written.value.podCIDRs, reservation)
         } catch let error where error.isFenced {
             // Not sent: this replica may have lost the Lease. The reservation stays held (an
