@@ -38,6 +38,11 @@ import TestSupport
 
         func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
+        /// A test that fails before it stops its controller must not leave the process running.
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+
         func exit(within timeout: Duration) async throws -> (status: Int32, reason: Process.TerminationReason) {
             do { return try await exited.next(timeout: timeout) { _ in true } } catch {
                 signal(SIGKILL)
