@@ -336,7 +336,8 @@ def phase_adopt(a, bins, work):
 
 
 def phase_realistic(a, bins, work, name, nodes):
-    print(f"[{name}] {nodes} realistic nodes, status of every node updated every {a.churn_period:g} s, controller at qps 0", flush=True)
+    pace = f", created at {a.create_rate:g}/s" if a.create_rate else ""
+    print(f"[{name}] {nodes} realistic nodes{pace}, status of every node updated every {a.churn_period:g} s, controller at qps 0", flush=True)
     with bl.LocalAPIServer(bins["local-apiserver"], work, f"{name}-apiserver", history=a.history) as server:
         api = bl.Api(server.url)
         install_pool(api)
@@ -352,7 +353,8 @@ def phase_realistic(a, bins, work, name, nodes):
             churn = bl.StatusChurn(server.url, names, a.churn_period, a.churn_clients)
             cpu0 = (bl.cpu_seconds(ctrl.pid), bl.cpu_seconds(server.pid))
             patches0 = churn.patches
-            created, first, last = bl.create_nodes(server.url, names, a.create_clients, labels, realistic=True)
+            created, first, last = bl.create_nodes(server.url, names, a.create_clients, labels, realistic=True,
+                                                   rate=a.create_rate or None)
             out = measure_allocation(a, watch, names, created, first, last, ctrl, server, cpu0)
             churn_during_create = churn.patches - patches0
             # Churn alone: every PATCH is one MODIFIED event the controller reads and drops.
@@ -384,6 +386,7 @@ def phase_realistic(a, bins, work, name, nodes):
                 "ratio_event_to_patch": round(per_event / server_per_patch, 3) if server_per_patch and per_event is not None else None,
                 "vmhwm_after_churn_mib": mib(st.get("VmHWM")),
                 "qps": 0, "burst": 30, "workers": a.workers, "create_clients": a.create_clients,
+                "create_rate_target": a.create_rate or None,
                 "controller_command": ctrl.command_line(),
             })
             out["pool_allocated"] = pool_allocated(pool(api))
@@ -542,6 +545,9 @@ def main():
     p.add_argument("--patch-seconds", type=float, default=5)
     p.add_argument("--patch-nodes", type=int, default=5000)
     p.add_argument("--realistic-nodes", type=int, default=5000, help="nodes of the realistic phase")
+    p.add_argument("--create-rate", type=float, default=0,
+                   help="realistic phase: create nodes at this many per second (paced, open loop) instead of as fast as "
+                        "the creators go; the allocation latency target is stated at 1,000/s")
     p.add_argument("--realistic-large-nodes", type=int, default=0, help="also run the realistic phase with this many nodes (e.g. 50000)")
     p.add_argument("--churn-period", type=float, default=10.0, help="seconds between two status updates of one node")
     p.add_argument("--churn-window", type=float, default=10.0, help="seconds of churn alone measured after the allocations")

@@ -460,13 +460,20 @@ def node_body(name, labels, cidr=None):
     return body
 
 
-def _creator(url, names, labels, cidr_of, go, out, record_times, realistic=False):
+def _creator(url, names, labels, cidr_of, go, out, record_times, realistic=False, pace=None):
+    """`pace`: (start, slots, rate) sends names[i] no earlier than start + slots[i] / rate (an open
+    loop: a late answer does not delay the schedule of the next node beyond its own slot)."""
     c = connect(url)
     created = {}
     go.wait()
     t_first = time.monotonic()
     shape = realistic_node if realistic else node_body
-    for name in names:
+    for index, name in enumerate(names):
+        if pace:
+            start, slots, rate = pace
+            delay = start + slots[index] / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
         body = json.dumps(shape(name, labels, cidr_of(name) if cidr_of else None), separators=(",", ":"))
         c.request("POST", "/api/v1/nodes", body, {"Content-Type": "application/json"})
         r = c.getresponse()
@@ -480,14 +487,19 @@ def _creator(url, names, labels, cidr_of, go, out, record_times, realistic=False
     out.put({"created": created, "first_sent": t_first, "last_done": time.monotonic(), "count": len(names)})
 
 
-def create_nodes(url, names, clients, labels, cidr_of=None, record_times=True, realistic=False):
+def create_nodes(url, names, clients, labels, cidr_of=None, record_times=True, realistic=False, rate=None):
     """POSTs the nodes from `clients` processes (round-robin split, all released at once);
-    `realistic`: kubelet-shaped nodes of 10-20 KB (realistic_node) instead of bare ones.
+    `realistic`: kubelet-shaped nodes of 10-20 KB (realistic_node) instead of bare ones;
+    `rate`: nodes per second in all (node i is sent at i / rate), else as fast as they go.
     Returns (per-node response times, first request time, last response time)."""
     go = multiprocessing.Event()
     out = multiprocessing.Queue()
     parts = [names[k::clients] for k in range(clients)]
-    procs = [multiprocessing.Process(target=_creator, args=(url, part, labels, cidr_of, go, out, record_times, realistic)) for part in parts if part]
+    # CLOCK_MONOTONIC is shared by the processes: one start for every creator's schedule.
+    start = time.monotonic() + 0.3
+    paces = [(start, list(range(k, len(names), clients)), rate) if rate else None for k in range(clients)]
+    procs = [multiprocessing.Process(target=_creator, args=(url, part, labels, cidr_of, go, out, record_times, realistic, pace))
+             for part, pace in zip(parts, paces) if part]
     for p in procs:
         p.start()
     time.sleep(0.2)  # let them connect and block on `go`
