@@ -25,6 +25,8 @@ let package = Package(
         ("NextFitAllocation", ["MultiCIDR"]),
         ("PoolDecision", ["MultiCIDR"]),
         ("MillionIPv6Nodes", ["MultiCIDR"]),
+        // Real-shaped Node JSON through the informer's projection (no server, no curl calls).
+        ("RealisticNodes", ["KubeClient"]),
         // Only this suite links libcurl, swift-nio and the TLS stacks.
         ("KubeClientRequests", ["KubeClient", "LocalAPIServer"]),
     ].map { name, products in
