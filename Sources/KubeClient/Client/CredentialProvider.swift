@@ -111,33 +111,30 @@ enum ExecPlugin {
     private static func runProcess(_ exec: KubeConfig.ExecConfig, execInfo: String, source: String) async throws -> Data {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Data, any Error>) in
             let thread = Thread {
-                let process = Process()
+                let executable: String, arguments: [String]
                 if exec.command.contains("/") {
-                    process.executableURL = URL(fileURLWithPath: exec.command)
-                    process.arguments = exec.args ?? []
+                    (executable, arguments) = (exec.command, exec.args ?? [])
                 } else {
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    process.arguments = [exec.command] + (exec.args ?? [])
+                    (executable, arguments) = ("/usr/bin/env", [exec.command] + (exec.args ?? []))
                 }
                 var environment = ProcessInfo.processInfo.environment
                 for variable in exec.env ?? [] { environment[variable.name] = variable.value }
                 environment["KUBERNETES_EXEC_INFO"] = execInfo
-                process.environment = environment
-                let stdout = Pipe(), stderr = Pipe()
-                process.standardOutput = stdout
-                process.standardError = stderr
-                process.standardInput = FileHandle.nullDevice
-                do { try process.run() } catch {
+                // posix_spawn, not Foundation's Process (see ChildProcess); both pipes read at once.
+                let process: ChildProcess
+                do {
+                    process = try ChildProcess(executable, arguments, environment: environment, output: .capture, errors: .capture)
+                } catch {
                     let hint = exec.installHint.map { " (\($0))" } ?? ""
-                    continuation.resume(throwing: ConfigurationError("\(source): exec plugin \(exec.command) cannot be started: \(error.localizedDescription)\(hint)"))
+                    continuation.resume(throwing: ConfigurationError("\(source): exec plugin \(exec.command) cannot be started: \(error)\(hint)"))
                     return
                 }
-                let output = stdout.fileHandleForReading.readDataToEndOfFile()
-                let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
+                let (output, errors) = process.readOutput()
+                let termination = process.wait()
+                guard termination.succeeded else {
                     let text = String(decoding: errors.prefix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    continuation.resume(throwing: ConfigurationError("\(source): exec plugin \(exec.command) exited with \(process.terminationStatus): \(text)"))
+                    let how = termination.signaled ? "was killed by signal \(termination.status)" : "exited with \(termination.status)"
+                    continuation.resume(throwing: ConfigurationError("\(source): exec plugin \(exec.command) \(how): \(text)"))
                     return
                 }
                 continuation.resume(returning: output)
