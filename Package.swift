@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "LocalAPIServer", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "NodeIPAMControllerTests", dependencies: ["NodeIPAMController", "LocalAPIServer", "KubeClient", "ClusterCIDRAPI", "MultiCIDR", "TestSupport"],
                     swiftSettings: strict),
-        .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer"], swiftSettings: strict),
+        .testTarget(name: "LocalAPIServerTests", dependencies: ["LocalAPIServer", "KubeClient"], swiftSettings: strict),
         .testTarget(name: "ServiceSupportTests", dependencies: ["ServiceSupport"], swiftSettings: strict),
     ]
 )

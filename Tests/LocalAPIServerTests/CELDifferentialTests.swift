@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 @testable import LocalAPIServer
 import Testing
 
@@ -15,17 +16,10 @@ private func pythonCases() throws -> JSON {
     let environment = ProcessInfo.processInfo.environment
     let seed = environment["CEL_DIFFERENTIAL_SEED"] ?? "20261201"
     let count = environment["CEL_DIFFERENTIAL_COUNT"] ?? "250"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", repositoryRoot + "/hack/checks/cel_differential.py", "--seed", seed, "--count", count]
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
+    let process = try ChildProcess("/usr/bin/env", ["python3", repositoryRoot + "/hack/checks/cel_differential.py", "--seed", seed, "--count", count],
+                                   environment: environment, output: .capture, errors: .capture)
+    let (data, errors) = process.readOutput()
+    guard process.wait().succeeded else {
         throw TestError(description: "cel_differential.py failed (pip install -r hack/checks/requirements.txt?): "
                         + String(decoding: errors, as: UTF8.self))
     }

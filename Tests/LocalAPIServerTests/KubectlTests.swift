@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import LocalAPIServer
 import Testing
 
@@ -24,38 +25,31 @@ struct Kubectl {
         return url.path
     }
 
-    func start(_ args: [String]) throws -> (Process, Pipe) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Kubectl.path)
-        p.arguments = ["--kubeconfig", kubeconfig.path] + args
+    func start(_ args: [String]) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         env["KUBECACHEDIR"] = dir.appendingPathComponent("cache").path
         env["KUBECONFIG"] = kubeconfig.path
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        return (p, out)
+        return try ChildProcess(Kubectl.path, ["--kubeconfig", kubeconfig.path] + args, environment: env,
+                                output: .capture, errors: .file(dir.appendingPathComponent("kubectl-errors.log").path))
     }
 
     /// Runs kubectl to completion; returns exit status and combined output.
     func run(_ args: String...) throws -> (Int32, String) {
-        let (p, out) = try start(args)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        var env = ProcessInfo.processInfo.environment
+        env["KUBECACHEDIR"] = dir.appendingPathComponent("cache").path
+        env["KUBECONFIG"] = kubeconfig.path
+        let child = try ChildProcess(Kubectl.path, ["--kubeconfig", kubeconfig.path] + args, environment: env,
+                                     output: .capture, errors: .capture)
+        let (output, errors) = child.readOutput()
+        return (child.wait().status, String(decoding: output + errors, as: UTF8.self))
     }
 }
 
 /// Reads a running process's output until it contains `needle` (or the process ends).
-func readUntil(_ pipe: Pipe, contains needle: String) -> String {
+func readUntil(_ child: ChildProcess, contains needle: String) -> String {
     var text = ""
-    while !text.contains(needle) {
-        let d = pipe.fileHandleForReading.availableData
-        if d.isEmpty { break }
-        text += String(decoding: d, as: UTF8.self)
+    while !text.contains(needle), let chunk = child.readOutputChunk() {
+        text += String(decoding: chunk, as: UTF8.self)
     }
     return text
 }
@@ -164,26 +158,25 @@ func withKubectl(_ config: LocalAPIServer.Configuration = .init(), _ body: (Loca
     @Test func deleteWaitsForFinalizerAndGetWatch() async throws {
         try await withKubectl { s, k in
             _ = try s.request("POST", "/api/v1/namespaces/default/configmaps", ["metadata": ["name": "held", "finalizers": ["example.com/hold"]]])
-            let (del, delOut) = try k.start(["delete", "configmap", "held", "--timeout=30s"])
+            let del = try k.start(["delete", "configmap", "held", "--timeout=30s"])
             // kubectl prints "deleted" once the server set deletionTimestamp, then waits for the object to go.
-            let printed = readUntil(delOut, contains: "deleted")
+            let printed = readUntil(del, contains: "deleted")
             #expect(printed.contains("configmap \"held\" deleted"), "\(printed)")
             #expect(del.isRunning)
             _ = try s.request("PATCH", "/api/v1/namespaces/default/configmaps/held", ["metadata": ["finalizers": nil]],
                               contentType: "application/merge-patch+json")
-            del.waitUntilExit()
-            #expect(del.terminationStatus == 0)
+            #expect(del.wait().succeeded)
             #expect(try s.request("GET", "/api/v1/namespaces/default/configmaps/held").status == 404)
 
             _ = try s.request("POST", "/api/v1/nodes", node("w1"))
-            let (watch, watchOut) = try k.start(["get", "nodes", "-w"])
-            let header = readUntil(watchOut, contains: "w1")
+            let watch = try k.start(["get", "nodes", "-w"])
+            let header = readUntil(watch, contains: "w1")
             #expect(header.contains("NAME"), "\(header)")
             _ = try s.request("POST", "/api/v1/nodes", node("w2"))
-            let more = readUntil(watchOut, contains: "w2")
+            let more = readUntil(watch, contains: "w2")
             #expect(more.contains("w2"), "\(more)")
-            watch.terminate()
-            watch.waitUntilExit()
+            watch.signal(SIGTERM)
+            _ = watch.wait()
         }
     }
 

@@ -64,20 +64,12 @@ final class Harness: @unchecked Sendable {
     func kubectl(_ arguments: String...) throws -> (status: Int32, output: String)? {
         let path = "/usr/bin/kubectl"
         guard FileManager.default.isExecutableFile(atPath: path) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--kubeconfig", kubeconfigPath] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["KUBECACHEDIR"] = URL(fileURLWithPath: kubeconfigPath).deletingLastPathComponent().appendingPathComponent("kubectl-cache").path
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile() + errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: text, as: UTF8.self))
+        let process = try ChildProcess(path, ["--kubeconfig", kubeconfigPath] + arguments, environment: environment,
+                                       output: .capture, errors: .capture)
+        let (output, errors) = process.readOutput()
+        return (process.wait().status, String(decoding: output + errors, as: UTF8.self))
     }
 
     /// Waits (through a watch on Events) for an Event with this reason about the named object

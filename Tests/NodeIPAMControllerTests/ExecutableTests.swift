@@ -23,28 +23,23 @@ import TestSupport
     }
 
     /// A controller process; its exit status arrives through `exited`.
-    final class ControllerProcess: @unchecked Sendable {
-        let process = Process()
+    final class ControllerProcess: Sendable {
+        let process: ChildProcess
         let exited = Collector<Int32>()
         let log: String
 
         init(_ h: Harness, identity: String) throws {
             log = try writeTemporary("", name: "controller-\(identity).log")
-            process.executableURL = URL(fileURLWithPath: ExecutableTests.binary!)
-            process.arguments = [
+            process = try ChildProcess(ExecutableTests.binary!, [
                 "--kubeconfig", h.kubeconfigPath, "--webserver-bind-address", "127.0.0.1:0",
                 "--leader-elect-lease-duration", "3s", "--leader-elect-renew-deadline", "2s",
                 "--leader-elect-retry-period", "200ms", "--kube-api-qps", "0", "-v", "2",
-            ]
-            process.environment = ["POD_NAMESPACE": "kube-system", "POD_NAME": identity, "PATH": "/usr/bin:/bin"]
-                .merging(ExecutableTests.sanitizerEnvironment) { $1 }
-            process.standardOutput = FileHandle(forWritingAtPath: log)
-            process.standardError = FileHandle(forWritingAtPath: log)
-            process.terminationHandler = { [exited] in exited.push($0.terminationStatus) }
-            try process.run()
+            ], environment: ["POD_NAMESPACE": "kube-system", "POD_NAME": identity, "PATH": "/usr/bin:/bin"]
+                .merging(ExecutableTests.sanitizerEnvironment) { $1 }, output: .file(log), errors: .file(log))
+            process.onExit { [exited] in exited.push($0.status) }
         }
 
-        func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+        func signal(_ number: Int32) { process.signal(number) }
 
         /// The exit status; the timeout is the contract (Kubernetes' grace period), and
         /// keeps a hung process from hanging the suite.
