@@ -23,10 +23,32 @@ public func withServer<R>(_ configuration: LocalAPIServer.Configuration = .init(
 /// A kubeconfig for a LocalAPIServer that has been stopped: every request fails to connect
 /// (an API server that is down or unreachable).
 public func kubeconfigOfStoppedServer() async throws -> String {
-    let server = try await LocalAPIServer.start()
-    let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
-    try await server.stop()
-    return path
+    for _ in 0..<20 {
+        let server = try await LocalAPIServer.start()
+        let path = try writeTemporary(server.kubeconfig(), name: "kubeconfig")
+        try await server.stop()
+        // Hold the port, bound but not listening, for the rest of the test process: connecting
+        // is refused, and no server another test starts in parallel can take the port (one did,
+        // and the "unreachable" server answered with a reset instead of a refusal).
+        if holdClosedPort(server.port) { return path }
+    }
+    throw ConfigurationError("test setup: no port of a stopped server could be held closed")
+}
+
+/// Binds (without listening) a TCP socket to 127.0.0.1:`port` and keeps it open; false when
+/// the port is taken already.
+private func holdClosedPort(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if bound != 0 { close(fd) }
+    return bound == 0
 }
 
 public func writeTemporary(_ text: String, name: String, executable: Bool = false) throws -> String {
