@@ -244,7 +244,11 @@ public final class KubernetesClient: Sendable {
         options.limit = pageSize
         while true {
             let page: ListPage<T> = try await list(resource, namespace: namespace, options: options)
-            if items.isEmpty, let remaining = page.metadata.remainingItemCount { items.reserveCapacity(page.items.count + remaining) }
+            // Room for what is announced, within reason: the count is only a hint, and a server's
+            // odd value (Int.max, negative) must not overflow or reserve gigabytes.
+            if items.isEmpty, let remaining = page.metadata.remainingItemCount, remaining > 0 {
+                items.reserveCapacity(page.items.count + min(remaining, 100_000))
+            }
             items += page.items.map(transform)
             guard let token = page.metadata.continue, !token.isEmpty else {
                 return (items, page.metadata.resourceVersion ?? "")
