@@ -244,10 +244,8 @@ public final class KubernetesClient: Sendable {
         options.limit = pageSize
         while true {
             let page: ListPage<T> = try await list(resource, namespace: namespace, options: options)
-            // Room for what is announced, within reason: the count is only a hint, and a server's
-            // odd value (Int.max, negative) must not overflow or reserve gigabytes.
-            if items.isEmpty, let remaining = page.metadata.remainingItemCount, remaining > 0 {
-                items.reserveCapacity(page.items.count + min(remaining, 100_000))
+            if items.isEmpty, let capacity = ListCapacity.reserve(have: page.items.count, announced: page.metadata.remainingItemCount) {
+                items.reserveCapacity(capacity)
             }
             items += page.items.map(transform)
             guard let token = page.metadata.continue, !token.isEmpty else {
@@ -422,5 +420,18 @@ final class TransportCache: Sendable {
         // Shut down outside the lock: each waits (up to 3 s) for its threads to leave libcurl.
         let all = transports.withLock { Array($0.values) }
         for transport in all { transport.shutdown() }
+    }
+}
+
+/// How much room a LIST's `remainingItemCount` buys: what is announced, within reason. The count
+/// is only a hint, and a server's odd value (Int.max, negative) must neither overflow nor reserve
+/// gigabytes.
+enum ListCapacity {
+    static let maximumHint = 100_000
+
+    /// The capacity to reserve for `have` items plus `announced` more, nil when nothing is announced.
+    static func reserve(have: Int, announced: Int?) -> Int? {
+        guard let announced, announced > 0 else { return nil }
+        return have + min(announced, maximumHint)
     }
 }

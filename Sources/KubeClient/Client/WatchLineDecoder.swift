@@ -184,10 +184,9 @@ struct ListPageHead {
                         if key == "resourceVersion", seenInMetadata.first(0) { head.resourceVersion = try scanner.readOptionalString() }
                         else if key == "continue", seenInMetadata.first(1) { head.continueToken = try scanner.readOptionalString() }
                         else if key == "remainingItemCount", seenInMetadata.first(2) {
-                            // Room for what is announced, within reason: the count is only a hint.
                             let range = try scanner.skipValue()
                             let text = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self)
-                            if let remaining = Int(text), remaining > 0 { items.reserveCapacity(items.count + min(remaining, 100_000)) }
+                            if let capacity = ListCapacity.reserve(have: items.count, announced: Int(text)) { items.reserveCapacity(capacity) }
                         } else { try scanner.skipValue() }
                     }
                 } else {
