@@ -35,11 +35,14 @@ public final class ClientMetrics: Sendable {
 
         mutating func record(verb: String, code: Int, seconds: Double) {
             snapshot.requests[Key(verb: verb, code: code), default: 0] += 1
-            // Updated in place (a copy taken out of the dictionary would be copied again on write).
+            // Updated in place through one lookup (a copy taken out of the dictionary would be
+            // copied again on write).
             let bounds = ClientMetrics.latencyBuckets
-            if snapshot.latencyBuckets[verb] == nil { snapshot.latencyBuckets[verb] = Array(repeating: 0, count: bounds.count + 1) }
-            for (index, bound) in bounds.enumerated() where seconds <= bound { snapshot.latencyBuckets[verb]![index] += 1 }
-            snapshot.latencyBuckets[verb]![bounds.count] += 1
+            func count(_ buckets: inout [UInt64]) {
+                for (index, bound) in bounds.enumerated() where seconds <= bound { buckets[index] += 1 }
+                buckets[bounds.count] += 1
+            }
+            count(&snapshot.latencyBuckets[verb, default: Array(repeating: 0, count: bounds.count + 1)])
             snapshot.latencySum[verb, default: 0] += seconds
         }
     }
