@@ -95,19 +95,13 @@ public final class ChildProcess: Sendable {
                 posix_spawn_file_actions_adddup2(&actions, fd!, target)
             case .closedPipe:
                 if closedPipe == nil {
-                    var ends: [Int32] = [0, 0]
-                    guard pipe(&ends) == 0 else { throw fail(errno) }
-                    _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-                    _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+                    guard let ends = Self.pipeClosedOnExec() else { throw fail(errno) }
                     parentEnds.append(contentsOf: ends)
                     closedPipe = ends[1]
                 }
                 posix_spawn_file_actions_adddup2(&actions, closedPipe!, target)
             case .capture:
-                var ends: [Int32] = [0, 0]
-                guard pipe(&ends) == 0 else { throw fail(errno) }
-                _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-                _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+                guard let ends = Self.pipeClosedOnExec() else { throw fail(errno) }
                 // The child writes (reads, for stdin) its end; ours stays with us.
                 let (childEnd, ourEnd) = target == 0 ? (ends[0], ends[1]) : (ends[1], ends[0])
                 posix_spawn_file_actions_adddup2(&actions, childEnd, target)
@@ -132,6 +126,14 @@ public final class ChildProcess: Sendable {
         // One thread waits for the child, so that every caller can ask or be told.
         let thread = Thread { [self] in self.reap() }
         thread.start()
+    }
+
+    /// A pipe (read end, write end) whose ends a child gets only through its file actions.
+    private static func pipeClosedOnExec() -> [Int32]? {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { return nil }
+        for fd in ends { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return ends
     }
 
     private func reap() {
