@@ -96,6 +96,11 @@ final class LabelTable: Sendable {
 
     private let state = Mutex(State())
 
+    /// A label as one number: its key's number in the high half, its value's in the low.
+    private static func pair(key: UInt32, value: UInt32) -> UInt64 { UInt64(key) << 32 | UInt64(value) }
+    private static func key(_ pair: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: pair >> 32) }
+    private static func value(_ pair: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: pair) }
+
     /// Whether `string` is held (tests: strings no set names any more must go).
     func holds(_ string: String) -> Bool { state.withLock { $0.numbers[string] != nil } }
 
@@ -104,7 +109,7 @@ final class LabelTable: Sendable {
         pairs.reserveCapacity(labels.count)
         state.withLock { state in
             for (key, value) in labels {
-                pairs.append(UInt64(state.retain(key)) << 32 | UInt64(state.retain(value)))
+                pairs.append(Self.pair(key: state.retain(key), value: state.retain(value)))
             }
         }
         pairs.sort()
@@ -114,8 +119,8 @@ final class LabelTable: Sendable {
     func release(_ pairs: [UInt64]) {
         state.withLock { state in
             for pair in pairs {
-                state.release(UInt32(truncatingIfNeeded: pair >> 32))
-                state.release(UInt32(truncatingIfNeeded: pair))
+                state.release(Self.key(pair))
+                state.release(Self.value(pair))
             }
         }
     }
@@ -126,8 +131,8 @@ final class LabelTable: Sendable {
             var low = 0, high = pairs.count
             while low < high {
                 let middle = (low + high) / 2
-                let found = UInt32(truncatingIfNeeded: pairs[middle] >> 32)
-                if found == number { return state.strings[Int(UInt32(truncatingIfNeeded: pairs[middle]))] }
+                let found = Self.key(pairs[middle])
+                if found == number { return state.strings[Int(Self.value(pairs[middle]))] }
                 if found < number { low = middle + 1 } else { high = middle }
             }
             return nil
@@ -139,7 +144,7 @@ final class LabelTable: Sendable {
             var labels: [String: String] = [:]
             labels.reserveCapacity(pairs.count)
             for pair in pairs {
-                labels[state.strings[Int(UInt32(truncatingIfNeeded: pair >> 32))]] = state.strings[Int(UInt32(truncatingIfNeeded: pair))]
+                labels[state.strings[Int(Self.key(pair))]] = state.strings[Int(Self.value(pair))]
             }
             return labels
         }
